@@ -1,0 +1,213 @@
+"""Streaming a resource to its destination in constant memory, atomically for paths.
+
+A path is written to a hidden temporary file beside it and moved into place only when every
+byte has arrived and checked out; on any failure (an error, Ctrl-C) the temporary file is
+removed, so no partial file is ever left and an existing file is never touched.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from typing import IO, Any, Callable, Optional, Union
+
+import requests
+
+from ._names import choose_filename
+from .errors import ConfigError, DestinationExistsError, IntegrityError, TransportError
+from .models import DownloadResult
+from .transport import raise_for_error
+
+Progress = Callable[[int, Optional[int]], None]
+PathLike = Union[str, "os.PathLike[str]"]
+Dest = Union[PathLike, IO[bytes]]
+
+CHUNK_SIZE = 256 * 1024
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
+class AtomicFile:
+    """A file that appears at ``path`` only on ``commit()``; ``discard()`` leaves no trace."""
+
+    def __init__(self, path: str, overwrite: bool) -> None:
+        self.path = path
+        self.overwrite = overwrite
+        folder, name = os.path.split(path)
+        self.temp_path = os.path.join(folder, ".%s.%s.part" % (name[:200], secrets.token_hex(4)))
+        # O_EXCL: never write through a file or link that someone else put there;
+        # mode 0o666 lets the umask decide, as for any file the user creates.
+        fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        self.file.close()
+        if self.overwrite:
+            os.replace(self.temp_path, self.path)
+            return
+        try:
+            # A hard link fails if the target appeared meanwhile: no race with another writer.
+            os.link(self.temp_path, self.path)
+        except FileExistsError:
+            self.discard()
+            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path)
+        except OSError:  # file systems without hard links (FAT, some network mounts)
+            if os.path.exists(self.path):
+                self.discard()
+                raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path)
+            os.replace(self.temp_path, self.path)
+            return
+        os.unlink(self.temp_path)
+
+    def discard(self) -> None:
+        self.file.close()
+        try:
+            os.unlink(self.temp_path)
+        except FileNotFoundError:
+            pass
+
+
+class _FileObject:
+    """A caller's file object: written as is; on failure what was written stays (theirs)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.path: Optional[str] = None
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        flush = getattr(self.file, "flush", None)
+        if flush is not None:
+            flush()
+
+    def discard(self) -> None:
+        pass
+
+
+class Target:
+    """Where a download goes: a file object, a file path, or an existing folder."""
+
+    def __init__(self, dest: Dest, overwrite: bool) -> None:
+        self.overwrite = overwrite
+        self.file: Optional[IO[bytes]] = None
+        self.folder: Optional[str] = None
+        self.path: Optional[str] = None
+        if hasattr(dest, "write"):
+            self.file = dest  # type: ignore[assignment]
+            return
+        try:
+            path = os.fspath(dest)  # type: ignore[arg-type]
+        except TypeError:
+            raise ConfigError("dest must be a path, a folder or a binary file object, not %r" % type(dest).__name__)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if os.path.isdir(path):
+            self.folder = path
+            return
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ConfigError("the folder of %s does not exist" % path)
+        self.path = path
+        self.check_free(path)
+
+    def check_free(self, path: str) -> None:
+        if not self.overwrite and os.path.lexists(path):
+            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % path)
+
+    def open(self, name: str) -> Union[AtomicFile, _FileObject]:
+        """The sink to write into; ``name`` is used when the target is a folder."""
+        if self.file is not None:
+            return _FileObject(self.file)
+        path = self.path
+        if path is None:
+            path = os.path.join(self.folder or ".", name)
+            self.check_free(path)
+        return AtomicFile(path, self.overwrite)
+
+
+class Counter:
+    """Counts, hashes (when asked) and reports the bytes on their way to the sink."""
+
+    def __init__(self, sink: Any, total: Optional[int], progress: Optional[Progress], checksum: bool) -> None:
+        self.sink = sink
+        self.total = total
+        self.done = 0
+        self.progress = progress
+        self.hash = hashlib.sha256() if checksum else None
+
+    def write(self, data: bytes) -> None:
+        self.sink.write(data)
+        if self.hash is not None:
+            self.hash.update(data)
+        self.done += len(data)
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def download(
+    open_response: Callable[[], requests.Response],
+    file_key: str,
+    dest: Dest,
+    overwrite: bool = False,
+    progress: Optional[Progress] = None,
+    checksum: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+) -> DownloadResult:
+    """Stream one resource (``open_response`` sends the GET) to ``dest``."""
+    target = Target(dest, overwrite)  # refuses a bad dest before any request
+    response = open_response()
+    try:
+        raise_for_error(response)
+        content_type = response.headers.get("Content-Type")
+        name, server_name = choose_filename(
+            file_key, response.headers.get("Content-Disposition"), content_type
+        )
+        total = _content_length(response)
+        sink = target.open(name)
+        try:
+            counter = Counter(sink, total, progress, checksum)
+            for chunk in _chunks(response, chunk_size):
+                counter.write(chunk)
+            _check_size(file_key, counter.done, total)
+            sink.commit()
+        except BaseException:
+            sink.discard()
+            raise
+    finally:
+        response.close()
+    return DownloadResult(
+        size=counter.done,
+        content_type=content_type,
+        filename=server_name,
+        path=sink.path,
+        sha256=counter.hash.hexdigest() if counter.hash is not None else None,
+    )
+
+
+def _check_size(file_key: str, done: int, total: Optional[int]) -> None:
+    if total is None or done == total:
+        return
+    if done < total:  # urllib3 1.26 ends a short body quietly; 2.x raises (see _chunks)
+        raise TransportError("%s: the body broke off after %d of %d bytes" % (file_key, done, total))
+    raise IntegrityError("%s: received %d bytes, the server declared %d" % (file_key, done, total))
+
+
+def _content_length(response: requests.Response) -> Optional[int]:
+    value = response.headers.get("Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _chunks(response: requests.Response, chunk_size: int) -> Any:
+    """The body in chunks; a connection that breaks off becomes a TransportError."""
+    try:
+        for chunk in response.iter_content(chunk_size):
+            yield chunk
+    except requests.RequestException as exc:
+        raise TransportError("the download broke off: %s" % exc) from exc

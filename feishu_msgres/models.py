@@ -1,0 +1,180 @@
+"""What the API returns, as frozen attrs classes built by ``from_api(dict)``.
+
+Parsing is forgiving on purpose: unknown fields are kept in ``raw`` and ignored, unknown
+msg_types parse with no resources, and keys may be snake_case or camelCase (gateways differ).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections import defaultdict
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+import attr
+
+from .content import find_resources, parse_content
+
+
+def _pick(data: Mapping[str, Any], *names: str) -> Any:
+    for name in names:
+        value = data.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def _str(value: Any) -> Optional[str]:
+    return None if value is None or value == "" else str(value)
+
+
+def _time(value: Any) -> Optional[_dt.datetime]:
+    """Milliseconds since the epoch (as the API's string) to an aware UTC datetime."""
+    try:
+        millis = int(value)
+    except (TypeError, ValueError):
+        return None
+    return _dt.datetime.fromtimestamp(millis / 1000.0, tz=_dt.timezone.utc)
+
+
+@attr.frozen
+class Sender:
+    id: Optional[str]
+    id_type: Optional[str]
+    sender_type: Optional[str]
+    tenant_key: Optional[str]
+
+    @classmethod
+    def from_api(cls, data: Any) -> "Sender":
+        data = data if isinstance(data, Mapping) else {}
+        return cls(
+            id=_str(data.get("id")),
+            id_type=_str(_pick(data, "id_type", "idType")),
+            sender_type=_str(_pick(data, "sender_type", "senderType")),
+            tenant_key=_str(_pick(data, "tenant_key", "tenantKey")),
+        )
+
+
+@attr.frozen
+class Mention:
+    key: Optional[str]
+    id: Optional[str]
+    id_type: Optional[str]
+    name: Optional[str]
+    tenant_key: Optional[str]
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> "Mention":
+        return cls(
+            key=_str(data.get("key")),
+            id=_str(data.get("id")),
+            id_type=_str(_pick(data, "id_type", "idType")),
+            name=_str(data.get("name")),
+            tenant_key=_str(_pick(data, "tenant_key", "tenantKey")),
+        )
+
+
+@attr.frozen
+class Resource:
+    """One downloadable key of a message: pass it to ``Client.download_resource``."""
+
+    message_id: str
+    file_key: str
+    type: str  # "image" or "file", the resource API's ``type``
+    name: Optional[str] = None  # the file name the content gives, if any
+
+
+@attr.frozen
+class Message:
+    message_id: str
+    msg_type: Optional[str]
+    chat_id: Optional[str]
+    root_id: Optional[str]
+    parent_id: Optional[str]
+    thread_id: Optional[str]
+    upper_message_id: Optional[str]
+    create_time: Optional[_dt.datetime]
+    update_time: Optional[_dt.datetime]
+    deleted: bool
+    updated: bool
+    sender: Sender
+    mentions: Tuple[Mention, ...]
+    content: Dict[str, Any] = attr.field(eq=False)
+    resources: Tuple[Resource, ...]
+    children: Tuple["Message", ...] = ()
+    raw: Dict[str, Any] = attr.field(factory=dict, eq=False, repr=False)
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any], children: Tuple["Message", ...] = ()) -> "Message":
+        message_id = str(item.get("message_id") or "")
+        msg_type = _str(item.get("msg_type"))
+        body = item.get("body")
+        content = parse_content(body.get("content") if isinstance(body, Mapping) else None)
+        mentions = item.get("mentions")
+        return cls(
+            message_id=message_id,
+            msg_type=msg_type,
+            chat_id=_str(item.get("chat_id")),
+            root_id=_str(item.get("root_id")),
+            parent_id=_str(item.get("parent_id")),
+            thread_id=_str(item.get("thread_id")),
+            upper_message_id=_str(item.get("upper_message_id")),
+            create_time=_time(item.get("create_time")),
+            update_time=_time(item.get("update_time")),
+            deleted=bool(item.get("deleted")),
+            updated=bool(item.get("updated")),
+            sender=Sender.from_api(item.get("sender")),
+            mentions=tuple(
+                Mention.from_api(m) for m in (mentions or []) if isinstance(m, Mapping)
+            ),
+            content=content,
+            resources=tuple(
+                Resource(message_id, key, kind, name)
+                for key, kind, name in find_resources(msg_type, content)
+            ),
+            children=children,
+            raw=dict(item),
+        )
+
+    @classmethod
+    def from_items(cls, items: List[Mapping[str, Any]]) -> "Message":
+        """The first item with the rest as its merge_forward tree (by ``upper_message_id``).
+
+        A child whose upper message is not in the list hangs under the first item.
+        """
+        items = [i for i in items if isinstance(i, Mapping)]
+        if not items:
+            raise ValueError("no message in the answer")
+        top = items[0]
+        top_id = top.get("message_id")
+        known = {i.get("message_id") for i in items}
+        under: Dict[Any, List[Mapping[str, Any]]] = defaultdict(list)
+        for item in items[1:]:
+            upper = item.get("upper_message_id")
+            under[upper if upper in known and upper != item.get("message_id") else top_id].append(item)
+
+        def build(item: Mapping[str, Any], path: frozenset) -> "Message":
+            mid = item.get("message_id")
+            kids = tuple(build(k, path | {mid}) for k in under.get(mid, []) if k.get("message_id") not in path)
+            return cls.from_api(item, kids)
+
+        return build(top, frozenset())
+
+    @property
+    def text(self) -> Optional[str]:
+        """The plain text of a text message (None for other types)."""
+        value = self.content.get("text")
+        return value if isinstance(value, str) else None
+
+    def walk(self) -> Iterator["Message"]:
+        """This message, then every merge_forward descendant, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@attr.frozen
+class DownloadResult:
+    size: int
+    content_type: Optional[str]
+    filename: Optional[str]  # the server's file name (made safe), None when it sent none
+    path: Optional[str]  # where it was saved; None when written to a file object
+    sha256: Optional[str] = None  # hex digest, with checksum=True

@@ -1,0 +1,177 @@
+"""The HTTP layer: one pooled session, retries in a urllib3 ``Retry`` on its adapter, and the
+reading of API responses into JSON or typed errors. The only module that knows urllib3.
+"""
+from __future__ import annotations
+
+import json
+import random
+from typing import Any, Dict, Optional, Union
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import __version__
+from .errors import APIError, TransportError, api_error, error_from_body, parse_code
+
+# Statuses worth another try: timeouts, throttling, and a gateway or server in trouble.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+# Every call this library makes is safe to repeat, the token POST included
+# (asking twice for a token returns the same one, or a fresh one).
+RETRY_METHODS = frozenset({"GET", "HEAD", "POST"})
+LOG_ID_HEADERS = ("X-Tt-Logid", "x-tt-logid", "X-Request-Id")
+ERROR_BODY_LIMIT = 64 * 1024
+
+
+class FeishuRetry(Retry):
+    """urllib3's Retry that also obeys Feishu's ``x-ogw-ratelimit-reset`` and caps any wait.
+
+    Feishu throttles with HTTP 429 and ``x-ogw-ratelimit-reset: <seconds>`` rather than
+    ``Retry-After``. A server asking for a longer wait than ``max_wait`` gets at most that,
+    so a cron job never sleeps for an hour on one header. Backoff gets jitter so that many
+    workers that failed together do not come back together.
+    """
+
+    max_wait = 60.0
+
+    def get_retry_after(self, response: Any) -> Optional[float]:
+        reset = response.headers.get("x-ogw-ratelimit-reset")
+        wait: Optional[float] = None
+        if reset is not None:
+            try:
+                wait = max(0.0, float(reset))
+            except ValueError:
+                wait = None
+        if wait is None:
+            wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, self.max_wait)
+
+    def get_backoff_time(self) -> float:
+        base = float(super().get_backoff_time())
+        return base / 2 + random.uniform(0, base / 2) if base > 0 else 0.0
+
+
+def make_retry(total: int = 3, backoff_factor: float = 0.5) -> Retry:
+    """The default policy: ``total`` tries more for connection errors, 408/429/5xx."""
+    return FeishuRetry(
+        total=total,
+        connect=total,
+        read=total,
+        status=total,
+        other=0,
+        backoff_factor=backoff_factor,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=RETRY_METHODS,
+        # The last response comes back as it is, so its API code reaches the caller.
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+
+
+def make_session(retries: Union[int, Retry, None] = 3, pool_maxsize: int = 10) -> requests.Session:
+    """A session with the retry policy mounted for http and https."""
+    if retries is None:
+        retries = 0
+    retry = retries if isinstance(retries, Retry) else make_retry(total=retries)
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_maxsize)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "feishu-msgres/%s %s" % (
+        __version__,
+        session.headers.get("User-Agent", "python-requests"),
+    )
+    return session
+
+
+def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """``session.request`` with network failures turned into TransportError."""
+    try:
+        return session.request(method, url, **kwargs)
+    except requests.RequestException as exc:
+        raise TransportError("%s %s failed: %s" % (method, _path(url), _reason(exc))) from exc
+
+
+def log_id_of(response: requests.Response) -> Optional[str]:
+    for name in LOG_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def read_json(response: requests.Response) -> Dict[str, Any]:
+    """The JSON body of an API call, or the APIError it carries.
+
+    Success is HTTP 2xx with ``code`` 0 (or no ``code`` at all, as DingTalk answers).
+    """
+    body = _json_body(response)
+    if body is None:
+        raise non_json_error(response)
+    code = body.get("code", 0)
+    if response.status_code >= 400 or code not in (0, "0", None):
+        raise error_from_body(body, response.status_code, log_id_of(response))
+    return body
+
+
+def raise_for_error(response: requests.Response) -> None:
+    """For binary endpoints: raise the APIError of a 4xx/5xx answer; reads at most 64 KiB."""
+    if response.status_code < 400:
+        return
+    body = _json_body(response)
+    response.close()
+    if body is None:
+        raise non_json_error(response)
+    raise error_from_body(body, response.status_code, log_id_of(response))
+
+
+def error_code_of(response: requests.Response) -> Optional[int]:
+    """The API code in a JSON answer, or None (used to spot invalid tokens)."""
+    body = _json_body(response)
+    if body is None:
+        return None
+    return parse_code(body.get("code"))
+
+
+def non_json_error(response: requests.Response) -> APIError:
+    """A body that is not the API's JSON (an HTML 502 page from a gateway, say)."""
+    ctype = response.headers.get("Content-Type") or "no Content-Type"
+    snippet = " ".join(_head(response).decode("utf-8", "replace").split())[:120]
+    status = ("%s %s" % (response.status_code, response.reason or "")).strip()
+    msg = "HTTP %s with a body that is not the API's JSON (%s)" % (status, ctype)
+    if snippet:
+        msg += ": %r" % snippet
+    return api_error(None, msg, log_id_of(response), response.status_code)
+
+
+def _json_body(response: requests.Response) -> Optional[Dict[str, Any]]:
+    raw = _head(response)
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _head(response: requests.Response) -> bytes:
+    """The body, or its first 64 KiB when it is streamed (error pages can be large)."""
+    cached = getattr(response, "_feishu_head", None)
+    if cached is not None:
+        return bytes(cached)
+    try:
+        data = next(response.iter_content(ERROR_BODY_LIMIT), b"")
+    except (requests.RequestException, StopIteration):  # a broken body still leaves the status
+        data = b""
+    response._feishu_head = data  # type: ignore[attr-defined]
+    return data
+
+
+def _path(url: str) -> str:
+    # The query is dropped: nothing secret travels there today, and errors stay short.
+    return url.split("?", 1)[0]
+
+
+def _reason(exc: BaseException) -> str:
+    reason = exc.args[0] if exc.args else exc
+    inner = getattr(reason, "reason", None)
+    return str(inner or reason) or type(exc).__name__
