@@ -16,6 +16,23 @@ import requests
 REFRESH_MARGIN = 300.0
 
 
+class Secret:
+    """A string that never shows itself in a repr, a traceback's locals or a debugger."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def reveal(self) -> str:
+        return self._value
+
+
 class TokenManager:
     """Caches one token; one fetch at a time across threads; optional shared ``token_store``.
 
@@ -98,13 +115,13 @@ class StaticToken:
     """A token given by the caller (a user_access_token): used as is, never refreshed."""
 
     def __init__(self, token: str) -> None:
-        self._token = token
+        self._token = Secret(token)
 
     def __repr__(self) -> str:
         return "<StaticToken>"
 
     def get(self) -> str:
-        return self._token
+        return self._token.reveal()
 
     def invalidate(self, token: str) -> None:
         """Nothing to refetch: the caller must bring a new user token."""

@@ -10,7 +10,7 @@ import requests
 from urllib3.util.retry import Retry
 
 from . import download as _download
-from .auth import BearerAuth, StaticToken, TokenManager, store_key
+from .auth import BearerAuth, Secret, StaticToken, TokenManager, store_key
 from .errors import TOKEN_INVALID_CODES, APIError, ConfigError
 from .models import DownloadResult, Message
 from .transport import error_code_of, make_session, read_json, send
@@ -71,7 +71,7 @@ class Client:
             self._token = StaticToken(user_access_token)
         else:
             assert app_id and app_secret
-            self._app_secret = app_secret
+            self._app_secret = Secret(app_secret)
             self._token = TokenManager(
                 self._fetch_tenant_token,
                 store_key("tat", self.base_url, app_id, app_secret),
@@ -116,7 +116,7 @@ class Client:
             self.session,
             "POST",
             self.base_url + TOKEN_PATH,
-            json={"app_id": self.app_id, "app_secret": self._app_secret},
+            json={"app_id": self.app_id, "app_secret": self._app_secret.reveal()},
             timeout=self.timeout,
         )
         body = read_json(response)

@@ -1,0 +1,489 @@
+"""A Feishu Open Platform emulator: a real HTTP server on loopback, for tests and the demo.
+
+It speaks the endpoints this library uses (tenant token, message get, message resource get
+with Range) with the API's error codes, and injects the faults real networks and servers
+produce. Standard library only; runs in a background thread on a free port.
+"""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+_MESSAGE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)$")
+_RESOURCE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)/resources/([^/]+)$")
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_BLOCK = 64 * 1024
+
+
+class Request:
+    """One request the emulator received (headers as sent, for assertions)."""
+
+    def __init__(self, method: str, path: str, query: Dict[str, str], headers: Dict[str, str], kind: str) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.kind = kind  # "token", "message", "resource" or "unknown"
+        self.time = time.monotonic()
+
+    def __repr__(self) -> str:
+        return "<Request %s %s %s>" % (self.method, self.path, self.headers.get("Range", ""))
+
+
+class _Fault:
+    def __init__(self, kind: Optional[str], key: Optional[str], times: Optional[int], action: Dict[str, Any]) -> None:
+        self.kind = kind
+        self.key = key
+        self.times = times  # None: for ever
+        self.action = action
+
+    def take(self, kind: str, key: Optional[str]) -> bool:
+        if self.times == 0 or (self.kind and self.kind != kind) or (self.key and self.key != key):
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
+
+
+class FeishuEmulator:
+    """``with FeishuEmulator() as emu: client = emu.client()``.
+
+    Add messages with ``add_message`` and their bytes with ``add_resource``; inject faults
+    with ``fail``, ``rate_limit``, ``drop_after``, ``ignore_range``, ``wrong_content_range``,
+    ``trickle`` and ``expire_tokens``; read what arrived in ``requests``.
+    """
+
+    def __init__(
+        self,
+        app_id: str = "cli_emulator",
+        app_secret: str = "emulator-secret",
+        user_access_token: str = "u-emulator",
+        token_lifetime: int = 7200,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.user_access_token = user_access_token
+        self.token_lifetime = token_lifetime
+        self.requests: List[Request] = []
+        self._messages: Dict[str, Dict[str, Any]] = {}
+        self._children: Dict[str, List[str]] = {}
+        self._resources: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._tokens: Dict[str, float] = {}
+        self._faults: List[_Fault] = []
+        self._lock = threading.Lock()
+        self._counter = 0
+        self._server = _Server((host, port), _handler_for(self))
+        self._thread: Optional[threading.Thread] = None
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return "http://%s:%d" % (host, port)
+
+    def start(self) -> "FeishuEmulator":
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="feishu-emulator", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> "FeishuEmulator":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def client(self, **kwargs: Any) -> Any:
+        """A ``feishu_msgres.Client`` for this emulator (app credentials unless overridden)."""
+        from ..client import Client
+
+        if "user_access_token" not in kwargs:
+            kwargs.setdefault("app_id", self.app_id)
+            kwargs.setdefault("app_secret", self.app_secret)
+        return Client(base_url=self.url, **kwargs)
+
+    # -- content --------------------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        with self._lock:
+            self._counter += 1
+            return "%s_emu%06d" % (prefix, self._counter)
+
+    def add_message(
+        self,
+        msg_type: str,
+        content: Any,
+        *,
+        message_id: Optional[str] = None,
+        chat_id: str = "oc_emulator",
+        sender_id: str = "ou_emulator_sender",
+        upper_message_id: Optional[str] = None,
+        deleted: bool = False,
+        create_time: Optional[int] = None,
+        **fields: Any,
+    ) -> str:
+        """Store a message; ``content`` is a dict (serialised as the API does) or a string.
+
+        A message with ``upper_message_id`` is a merge_forward child: it is returned with
+        its upper message and refused by the resource endpoint (234043), as Feishu does.
+        """
+        message_id = message_id or self._next_id("om")
+        millis = str(create_time if create_time is not None else int(time.time() * 1000))
+        item: Dict[str, Any] = {
+            "message_id": message_id,
+            "msg_type": msg_type,
+            "create_time": millis,
+            "update_time": millis,
+            "deleted": deleted,
+            "updated": False,
+            "chat_id": chat_id,
+            "sender": {"id": sender_id, "id_type": "open_id", "sender_type": "user", "tenant_key": "tk_emulator"},
+            "body": {"content": content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)},
+            "mentions": [],
+        }
+        if upper_message_id:
+            item["upper_message_id"] = upper_message_id
+            self._children.setdefault(upper_message_id, []).append(message_id)
+        if deleted:
+            item["body"] = {"content": ""}
+        item.update(fields)
+        self._messages[message_id] = item
+        return message_id
+
+    def add_resource(
+        self,
+        message_id: str,
+        file_key: str,
+        data: bytes,
+        *,
+        type: str = "file",
+        content_type: str = "application/octet-stream",
+        filename: Optional[str] = None,
+    ) -> None:
+        """The bytes ``GET …/resources/file_key?type=type`` serves for that message."""
+        self._resources[(message_id, file_key)] = {
+            "data": data,
+            "type": type,
+            "content_type": content_type,
+            "filename": filename,
+        }
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def _add_fault(self, kind: Optional[str], key: Optional[str], times: Optional[int], **action: Any) -> None:
+        with self._lock:
+            self._faults.append(_Fault(kind, key, times, action))
+
+    def fail(
+        self,
+        kind: Optional[str] = None,
+        status: int = 503,
+        times: Optional[int] = 1,
+        code: Optional[int] = None,
+        msg: str = "emulated failure",
+        headers: Optional[Dict[str, str]] = None,
+        body: Optional[bytes] = None,
+        key: Optional[str] = None,
+    ) -> None:
+        """Answer the next ``times`` requests of ``kind`` (token, message, resource; None:
+        any) with ``status``; with ``code`` the body is the API's JSON error, with ``body``
+        those bytes, else a small HTML page (as a gateway sends)."""
+        self._add_fault(kind, key, times, status=status, code=code, msg=msg, headers=headers or {}, body=body)
+
+    def rate_limit(self, kind: Optional[str] = None, times: int = 1, reset: float = 1) -> None:
+        """HTTP 429, code 99991400 and ``x-ogw-ratelimit-reset: reset``, as Feishu throttles."""
+        self.fail(kind, 429, times, 99991400, "request trigger frequency limit",
+                  headers={"x-ogw-ratelimit-reset": str(reset)})
+
+    def drop_after(self, file_key: str, nbytes: int, times: int = 1, reset: bool = False) -> None:
+        """Send headers and ``nbytes`` of the body, then close (``reset``: RST, not FIN)."""
+        self._add_fault("resource", file_key, times, drop_after=nbytes, reset=reset)
+
+    def disconnect(self, kind: Optional[str] = None, times: int = 1, reset: bool = False) -> None:
+        """Close the connection without answering (``reset``: RST, not FIN)."""
+        self._add_fault(kind, None, times, hang_up=True, reset=reset)
+
+    def ignore_range(self, file_key: Optional[str] = None, times: Optional[int] = None) -> None:
+        """Answer 200 with the whole body whatever Range asks (as some proxies do)."""
+        self._add_fault("resource", file_key, times, ignore_range=True)
+
+    def wrong_content_range(self, file_key: Optional[str] = None, times: Optional[int] = 1, shift: int = 1) -> None:
+        """Serve the asked range but declare it ``shift`` bytes further on (a broken server)."""
+        self._add_fault("resource", file_key, times, shift=shift)
+
+    def trickle(self, file_key: Optional[str] = None, delay: float = 0.05, block: int = 1024,
+                times: Optional[int] = None) -> None:
+        """Send the body ``block`` bytes at a time with ``delay`` seconds between them."""
+        self._add_fault("resource", file_key, times, trickle=(delay, block))
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far becomes invalid (code 99991663 on its next use)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def count(self, kind: Optional[str] = None) -> int:
+        return sum(1 for r in self.requests if kind is None or r.kind == kind)
+
+    # -- serving (called from the handler) ------------------------------------------------
+
+    def _faults_for(self, kind: str, key: Optional[str]) -> Dict[str, Any]:
+        merged: Dict[str, Any] = {}
+        with self._lock:
+            for fault in self._faults:
+                if not any(k in merged for k in fault.action) and fault.take(kind, key):
+                    merged.update(fault.action)
+        return merged
+
+    def _issue_token(self) -> str:
+        with self._lock:
+            self._counter += 1
+            token = "t-emulator-%06d" % self._counter
+            self._tokens[token] = time.time() + self.token_lifetime
+        return token
+
+    def _token_error(self, authorization: Optional[str]) -> Optional[Tuple[int, int, str]]:
+        if not authorization or not authorization.startswith("Bearer "):
+            return 400, 99991661, "Missing access token for authorization"
+        token = authorization[len("Bearer "):]
+        if token == self.user_access_token:
+            return None
+        with self._lock:
+            expires = self._tokens.get(token)
+        if expires is None or expires < time.time():
+            return 400, 99991663, "Invalid access token for authorization"
+        return None
+
+
+def _handler_for(emu: FeishuEmulator) -> Callable[..., BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        emulator = emu
+
+    return Handler
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a test's timeout, a dropped download) is normal here.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: FeishuEmulator
+    protocol_version = "HTTP/1.1"
+    server_version = "FeishuEmulator/1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
+        pass
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        path = split.path
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        kind, key = "unknown", None
+        match_msg, match_res = _MESSAGE.match(path), _RESOURCE.match(path)
+        if path == TOKEN_PATH and self.command == "POST":
+            kind = "token"
+        elif match_res and self.command == "GET":
+            kind, key = "resource", unquote(match_res.group(2))
+        elif match_msg and self.command == "GET":
+            kind, key = "message", unquote(match_msg.group(1))
+        emu = self.emulator
+        record = Request(self.command, path, query, dict(self.headers.items()), kind)
+        with emu._lock:
+            emu.requests.append(record)
+        faults = emu._faults_for(kind, key)
+        if faults.get("hang_up"):
+            return self._hang_up(bool(faults.get("reset")))
+        if "status" in faults:
+            return self._fault_answer(faults)
+        if kind == "token":
+            return self._token(raw_body)
+        if kind == "unknown":
+            return self._json(404, {"code": 404, "msg": "no such endpoint in the emulator"})
+        denied = emu._token_error(self.headers.get("Authorization"))
+        if denied:
+            return self._error(*denied)
+        if kind == "message":
+            return self._message(key or "")
+        assert match_res is not None
+        return self._resource(unquote(match_res.group(1)), key or "", query.get("type"), faults)
+
+    def _send(self, status: int, headers: Dict[str, str], body: bytes = b"") -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Tt-Logid", "emu%08d" % len(self.emulator.requests))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self._send(status, dict(headers or {}, **{"Content-Type": "application/json; charset=utf-8"}), data)
+
+    def _error(self, status: int, code: int, msg: str, headers: Optional[Dict[str, str]] = None) -> None:
+        self._json(status, {"code": code, "msg": msg, "error": {"log_id": "emu-log-%d" % code}}, headers)
+
+    def _fault_answer(self, fault: Dict[str, Any]) -> None:
+        if fault.get("code") is not None:
+            return self._error(fault["status"], fault["code"], fault["msg"], fault["headers"])
+        body = fault.get("body")
+        if body is None:
+            body = b"<html><body><h1>%d</h1>emulated gateway page</body></html>" % fault["status"]
+        self._send(fault["status"], dict(fault["headers"], **{"Content-Type": "text/html"}), body)
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    def _token(self, raw_body: bytes) -> None:
+        emu = self.emulator
+        try:
+            body = json.loads(raw_body.decode("utf-8"))
+        except ValueError:
+            body = {}
+        if body.get("app_id") != emu.app_id:
+            return self._error(400, 10003, "invalid param: app_id")
+        if body.get("app_secret") != emu.app_secret:
+            return self._error(400, 10014, "app secret invalid")
+        self._json(200, {"code": 0, "msg": "ok", "tenant_access_token": emu._issue_token(),
+                         "expire": emu.token_lifetime})
+
+    def _message(self, message_id: str) -> None:
+        emu = self.emulator
+        item = emu._messages.get(message_id)
+        if item is None:
+            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+        items = [item]
+        pending = list(emu._children.get(message_id, []))
+        while pending:
+            child = pending.pop(0)
+            items.append(emu._messages[child])
+            pending.extend(emu._children.get(child, []))
+        self._json(200, {"code": 0, "msg": "success", "data": {"items": items}})
+
+    def _resource(self, message_id: str, file_key: str, type_: Optional[str], faults: Dict[str, Any]) -> None:
+        emu = self.emulator
+        item = emu._messages.get(message_id)
+        if item is None:
+            return self._error(400, 234001, "Invalid request param.")
+        if item.get("deleted"):
+            return self._error(400, 230110, "Action unavailable as the message has been deleted.")
+        if item.get("upper_message_id") or item.get("msg_type") in ("merge_forward", "interactive"):
+            return self._error(400, 234043, "Unsupported message type.")
+        res = emu._resources.get((message_id, file_key))
+        if res is None or res["type"] != type_:
+            return self._error(400, 234003, "File not in message.")
+        data: bytes = res["data"]
+        headers = {"Content-Type": res["content_type"], "Accept-Ranges": "bytes"}
+        if res["filename"]:
+            headers["Content-Disposition"] = _disposition(res["filename"])
+        status, start, end = 200, 0, len(data)
+        wanted = self.headers.get("Range")
+        if wanted and not faults.get("ignore_range"):
+            parsed = _parse_range(wanted, len(data))
+            if parsed is None:
+                return self._send(416, {"Content-Range": "bytes */%d" % len(data)})
+            start, end = parsed
+            status = 206
+            shift = int(faults.get("shift", 0))
+            headers["Content-Range"] = "bytes %d-%d/%d" % (start + shift, end - 1 + shift, len(data))
+        self._stream(status, headers, data, start, end, faults)
+
+    def _stream(self, status: int, headers: Dict[str, str], data: bytes, start: int, end: int,
+                faults: Dict[str, Any]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(end - start))
+        self.end_headers()
+        limit = end
+        if "drop_after" in faults:
+            limit = min(end, start + int(faults["drop_after"]))
+        delay, block = faults.get("trickle", (0.0, _BLOCK))
+        view = memoryview(data)
+        pos = start
+        try:
+            while pos < limit:
+                step = min(block, limit - pos)
+                self.wfile.write(view[pos:pos + step])
+                pos += step
+                if delay:
+                    self.wfile.flush()
+                    time.sleep(delay)
+            self.wfile.flush()
+        except OSError:  # the client went away; nothing to tell anyone
+            self.close_connection = True
+            return
+        if limit < end:
+            self._hang_up(bool(faults.get("reset")))
+
+    def _hang_up(self, reset: bool) -> None:
+        self.close_connection = True
+        if reset:  # SO_LINGER 0: close() sends RST, "connection reset by peer"
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+
+def _parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
+    """``bytes=a-b`` (one range) as a half-open ``(start, end)``; None if unsatisfiable."""
+    match = _RANGE.match(value.strip())
+    if not match or size == 0:
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        if last == "":
+            return None
+        return max(0, size - int(last)), size
+    start = int(first)
+    end = size if last == "" else min(size, int(last) + 1)
+    if start >= size or end <= start:
+        return None
+    return start, end
+
+
+def _disposition(filename: str) -> str:
+    ascii_name = filename.encode("ascii", "replace").decode("ascii").replace('"', "_")
+    return "attachment; filename=\"%s\"; filename*=UTF-8''%s" % (ascii_name, quote(filename, safe=""))

@@ -1,0 +1,237 @@
+import hashlib
+import io
+import os
+import pathlib
+
+import pytest
+import responses
+
+import feishu_msgres as fm
+from feishu_msgres.download import _check_size
+from helpers import BASE, add_token
+
+RES_URL = BASE + "/open-apis/im/v1/messages/om_1/resources/file_1"
+DATA = bytes(range(256)) * 4000  # ~1 MB, every byte value
+
+
+@pytest.fixture
+def served(emu):
+    """A file message with a resource of DATA, served by the emulator."""
+    mid = emu.add_message("file", {"file_key": "file_1", "file_name": "报告 2024.pdf"})
+    emu.add_resource(mid, "file_1", DATA, content_type="application/pdf", filename="报告 2024.pdf")
+    return mid
+
+
+def leftovers(folder):
+    return sorted(n for n in os.listdir(str(folder)) if n.endswith(".part"))
+
+
+def test_to_a_file_object(emu_client, served):
+    buf = io.BytesIO()
+    res = emu_client.download_resource(served, "file_1", "file", buf)
+    assert buf.getvalue() == DATA
+    assert res.size == len(DATA)
+    assert res.path is None and res.sha256 is None
+    assert res.content_type == "application/pdf"
+    assert res.filename == "报告 2024.pdf"
+
+
+def test_to_a_path_with_checksum(emu_client, served, tmp_path):
+    target = tmp_path / "out.pdf"
+    res = emu_client.download_resource(served, "file_1", "file", target, checksum=True)
+    assert target.read_bytes() == DATA
+    assert res.path == str(target)
+    assert res.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert leftovers(tmp_path) == []
+
+
+def test_to_a_str_path(emu_client, served, tmp_path):
+    target = str(tmp_path / "out.bin")
+    assert emu_client.download_resource(served, "file_1", "file", target).path == target
+
+
+def test_to_a_folder_uses_the_servers_name(emu_client, served, tmp_path):
+    res = emu_client.download_resource(served, "file_1", "file", tmp_path)
+    assert res.path == str(tmp_path / "报告 2024.pdf")
+    assert (tmp_path / "报告 2024.pdf").read_bytes() == DATA
+
+
+def test_to_a_folder_without_a_server_name(emu, emu_client, tmp_path):
+    mid = emu.add_message("image", {"image_key": "img_v3_k"})
+    emu.add_resource(mid, "img_v3_k", b"\x89PNG....", type="image", content_type="image/png")
+    res = emu_client.download_resource(mid, "img_v3_k", "image", tmp_path)
+    assert res.path == str(tmp_path / "img_v3_k.png")
+    assert res.filename is None
+
+
+def test_a_hostile_server_name_stays_in_the_folder(emu, emu_client, tmp_path):
+    mid = emu.add_message("file", {"file_key": "file_evil"})
+    emu.add_resource(mid, "file_evil", b"#!/bin/sh", filename="../../evil.sh")
+    res = emu_client.download_resource(mid, "file_evil", "file",tmp_path)
+    assert res.path == str(tmp_path / "evil.sh")
+    assert sorted(os.listdir(str(tmp_path))) == ["evil.sh"]
+
+
+def test_an_unusable_server_name_falls_back_to_the_file_key(emu, emu_client, tmp_path):
+    mid = emu.add_message("file", {"file_key": "file_dots"})
+    emu.add_resource(mid, "file_dots", b"data", content_type="text/plain", filename="..")
+    res = emu_client.download_resource(mid, "file_dots", "file", tmp_path)
+    assert res.path == str(tmp_path / "file_dots.txt")
+
+
+def test_progress_is_monotonic_and_ends_at_the_total(emu_client, served):
+    seen = []
+    emu_client.download_resource(served, "file_1", "file", io.BytesIO(), progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (len(DATA), len(DATA))
+    dones = [d for d, _ in seen]
+    assert dones == sorted(dones) and len(set(dones)) == len(dones)
+
+
+def test_an_existing_file_is_kept_and_no_request_is_sent(emu, emu_client, served, tmp_path):
+    target = tmp_path / "keep.pdf"
+    target.write_bytes(b"precious")
+    before = emu.count()
+    with pytest.raises(fm.DestinationExistsError):
+        emu_client.download_resource(served, "file_1", "file", target)
+    assert target.read_bytes() == b"precious"
+    assert emu.count() == before
+
+
+def test_an_existing_file_in_a_folder_is_kept(emu_client, served, tmp_path):
+    (tmp_path / "报告 2024.pdf").write_bytes(b"precious")
+    with pytest.raises(fm.DestinationExistsError):
+        emu_client.download_resource(served, "file_1", "file", tmp_path)
+    assert (tmp_path / "报告 2024.pdf").read_bytes() == b"precious"
+    assert leftovers(tmp_path) == []
+
+
+def test_overwrite_replaces(emu_client, served, tmp_path):
+    target = tmp_path / "old.pdf"
+    target.write_bytes(b"old")
+    emu_client.download_resource(served, "file_1", "file", target, overwrite=True)
+    assert target.read_bytes() == DATA
+
+
+def test_a_broken_download_leaves_no_partial_file_and_the_old_one_intact(emu, emu_client, served, tmp_path):
+    target = tmp_path / "old.pdf"
+    target.write_bytes(b"old")
+    emu.drop_after("file_1", 300000, times=10)
+    with pytest.raises(fm.TransportError):
+        emu_client.download_resource(served, "file_1", "file", target, overwrite=True)
+    assert target.read_bytes() == b"old"
+    assert sorted(os.listdir(str(tmp_path))) == ["old.pdf"]
+
+
+def test_ctrl_c_leaves_no_partial_file(emu_client, served, tmp_path):
+    def interrupt(done, total):
+        if done > 100000:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        emu_client.download_resource(served, "file_1", "file", tmp_path / "x.pdf", progress=interrupt)
+    assert os.listdir(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    "code, cls",
+    [(234043, fm.UnsupportedMessageError), (234037, fm.TooLargeError), (234003, fm.NotFoundError),
+     (230110, fm.NotFoundError), (234004, fm.PermissionDeniedError)],
+)
+def test_api_refusals_are_typed_and_leave_nothing(mock, client, tmp_path, code, cls):
+    add_token(mock)
+    mock.add(responses.GET, RES_URL, status=400, json={"code": code, "msg": "refused"},
+             headers={"X-Tt-Logid": "lg"})
+    with pytest.raises(cls) as info:
+        client.download_resource("om_1", "file_1", "file", tmp_path / "f")
+    assert info.value.code == code and info.value.log_id == "lg"
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_merge_forward_children_are_refused_by_the_emulator_as_by_feishu(emu, emu_client, tmp_path):
+    top = emu.add_message("merge_forward", "Merged and Forwarded Message")
+    child = emu.add_message("image", {"image_key": "img_c"}, upper_message_id=top)
+    emu.add_resource(child, "img_c", b"png", type="image")
+    msg = emu_client.get_message(top)
+    (res,) = msg.children[0].resources
+    with pytest.raises(fm.UnsupportedMessageError):
+        emu_client.download_resource(res.message_id, res.file_key, res.type, tmp_path)
+
+
+def test_a_gateway_error_page_on_download(mock, client, tmp_path):
+    add_token(mock)
+    mock.add(responses.GET, RES_URL, status=404, body="<html>Not Found</html>", content_type="text/html")
+    with pytest.raises(fm.NotFoundError) as info:
+        client.download_resource("om_1", "file_1", "file", tmp_path / "f")
+    assert info.value.code is None and info.value.http_status == 404
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_request_shape(mock, client):
+    add_token(mock)
+    mock.add(responses.GET, RES_URL, body=b"abc", content_type="application/json")
+    buf = io.BytesIO()
+    client.download_resource("om_1", "file_1", "file", buf)
+    assert buf.getvalue() == b"abc"  # a JSON *file* is the resource, not an error
+    request = mock.calls[-1].request
+    assert request.url == RES_URL + "?type=file"
+    assert request.headers["Accept-Encoding"] == "identity"
+    assert request.headers["Authorization"] == "Bearer t-first"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("om_1", "file_1", "video"),
+        ("om_1", "file_1", ""),
+        ("", "file_1", "file"),
+        ("om_1", "", "file"),
+        ("om/1", "file_1", "file"),
+        ("om_1", "../file", "file"),
+        ("om_1", "file\\1", "file"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_request(mock, client, args):
+    with pytest.raises(fm.ConfigError):
+        client.download_resource(*args, dest=io.BytesIO())
+    assert len(mock.calls) == 0
+
+
+@pytest.mark.parametrize("dest", [42, "/no/such/folder/x.bin"])
+def test_bad_destinations_are_refused_before_any_request(mock, client, dest):
+    with pytest.raises(fm.ConfigError):
+        client.download_resource("om_1", "file_1", "file", dest)
+    assert len(mock.calls) == 0
+
+
+def test_a_refetched_token_mid_session_still_downloads(emu, emu_client, served):
+    emu_client.get_message(served)
+    emu.expire_tokens()
+    buf = io.BytesIO()
+    emu_client.download_resource(served, "file_1", "file", buf)
+    assert buf.getvalue() == DATA
+    assert emu.count("token") == 2
+
+
+def test_the_saved_file_gets_ordinary_permissions(emu_client, served, tmp_path):
+    old = os.umask(0o022)
+    try:
+        emu_client.download_resource(served, "file_1", "file", tmp_path / "p.pdf")
+    finally:
+        os.umask(old)
+    if os.name == "posix":
+        assert (tmp_path / "p.pdf").stat().st_mode & 0o777 == 0o644
+
+
+def test_size_checks():
+    _check_size("k", 10, 10)
+    _check_size("k", 10, None)
+    with pytest.raises(fm.TransportError, match="broke off after 5 of 10"):
+        _check_size("k", 5, 10)
+    with pytest.raises(fm.IntegrityError, match="received 11 bytes, the server declared 10"):
+        _check_size("k", 11, 10)
+
+
+def test_pathlib_and_relative_paths(emu_client, served, tmp_path, monkeypatch):
+    monkeypatch.chdir(str(tmp_path))
+    res = emu_client.download_resource(served, "file_1", "file", pathlib.Path("rel.pdf"))
+    assert res.path == "rel.pdf" and (tmp_path / "rel.pdf").exists()

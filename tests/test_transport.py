@@ -1,0 +1,154 @@
+import socket
+import time
+
+import pytest
+import responses
+from urllib3.exceptions import ConnectTimeoutError
+
+import feishu_msgres as fm
+from feishu_msgres.transport import FeishuRetry, make_retry
+from helpers import BASE, SECRET, TOKEN_URL, add_token
+
+MSG_URL = BASE + "/open-apis/im/v1/messages/om_1"
+OK = {"code": 0, "data": {"items": [{"message_id": "om_1"}]}}
+
+
+def gets(mock):
+    return [c for c in mock.calls if c.request.method == "GET"]
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried(mock, client, status):
+    add_token(mock)
+    mock.add(responses.GET, MSG_URL, status=status, body="busy")
+    mock.add(responses.GET, MSG_URL, status=status, body="busy")
+    mock.add(responses.GET, MSG_URL, json=OK)
+    assert client.get_message("om_1").message_id == "om_1"
+    assert len(gets(mock)) == 3
+
+
+def test_after_the_retries_the_last_answer_is_raised_clearly(mock, client):
+    add_token(mock)
+    mock.add(responses.GET, MSG_URL, status=502, body="<html><h1>502 Bad Gateway</h1></html>",
+             content_type="text/html", headers={"X-Tt-Logid": "gw-log"})
+    with pytest.raises(fm.APIError) as info:
+        client.get_message("om_1")
+    err = info.value
+    assert err.code is None and err.http_status == 502 and err.log_id == "gw-log"
+    assert "not the API's JSON" in str(err) and "text/html" in str(err) and "502 Bad Gateway" in str(err)
+    assert len(gets(mock)) == 4  # one try and three retries
+
+
+def test_a_non_json_success_body_is_a_clear_error(mock, client):
+    add_token(mock)
+    mock.add(responses.GET, MSG_URL, body="<html>captive portal</html>", content_type="text/html")
+    with pytest.raises(fm.APIError, match="not the API's JSON"):
+        client.get_message("om_1")
+
+
+def test_business_errors_are_not_retried(mock, client):
+    add_token(mock)
+    mock.add(responses.GET, MSG_URL, status=400, json={"code": 230110, "msg": "deleted"})
+    with pytest.raises(fm.NotFoundError):
+        client.get_message("om_1")
+    assert len(gets(mock)) == 1
+
+
+def test_the_token_post_is_retried(mock, client):
+    mock.add(responses.POST, TOKEN_URL, status=503)
+    add_token(mock, "t-after-retry")
+    mock.add(responses.GET, MSG_URL, json=OK)
+    client.get_message("om_1")
+    assert mock.calls[-1].request.headers["Authorization"] == "Bearer t-after-retry"
+
+
+def test_retries_zero_means_one_try(mock):
+    add_token(mock)
+    mock.add(responses.GET, MSG_URL, status=503, body="busy")
+    with pytest.raises(fm.APIError):
+        fm.Client("cli_test", SECRET, retries=0).get_message("om_1")
+    assert len(gets(mock)) == 1
+
+
+class _Headers:
+    def __init__(self, headers):
+        self.headers = headers
+
+
+@pytest.mark.parametrize(
+    "headers, wait",
+    [
+        ({"x-ogw-ratelimit-reset": "3"}, 3.0),
+        ({"x-ogw-ratelimit-reset": "0.5", "Retry-After": "9"}, 0.5),
+        ({"x-ogw-ratelimit-reset": "-4"}, 0.0),
+        ({"x-ogw-ratelimit-reset": "junk", "Retry-After": "2"}, 2.0),
+        ({"Retry-After": "7"}, 7.0),
+        ({"x-ogw-ratelimit-reset": "3600"}, FeishuRetry.max_wait),
+        ({}, None),
+    ],
+)
+def test_wait_from_headers_is_honoured_and_capped(headers, wait):
+    assert make_retry().get_retry_after(_Headers(headers)) == wait
+
+
+def test_backoff_has_jitter_within_bounds():
+    retry = make_retry(total=5, backoff_factor=1.0)
+    for _ in range(3):
+        retry = retry.increment(method="GET", url="/x", error=ConnectTimeoutError("x"))
+    waits = {retry.get_backoff_time() for _ in range(50)}
+    assert len(waits) > 1
+    assert all(2.0 <= w <= 4.0 for w in waits), waits  # factor * 2**(3-1) = 4; jitter keeps half
+    assert make_retry(backoff_factor=0).get_backoff_time() == 0
+
+
+# -- over real sockets ---------------------------------------------------------------------
+
+
+def test_ratelimit_reset_header_is_waited_for_over_sockets(emu, emu_client):
+    mid = emu.add_message("text", {"text": "hi"})
+    emu.rate_limit("message", times=1, reset=0.4)
+    started = time.monotonic()
+    assert emu_client.get_message(mid).text == "hi"
+    assert time.monotonic() - started >= 0.4  # it waited as told, not its own backoff (0)
+    assert emu.count("message") == 2
+
+
+def test_throttled_for_longer_than_the_retries_raises_rate_limit_error(emu, emu_client):
+    mid = emu.add_message("text", {"text": "hi"})
+    emu.rate_limit("message", times=10, reset=0)
+    with pytest.raises(fm.RateLimitError) as info:
+        emu_client.get_message(mid)
+    assert info.value.code == 99991400 and info.value.http_status == 429
+    assert emu.count("message") == 4
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_dropped_connection_is_retried(emu, emu_client, reset):
+    mid = emu.add_message("text", {"text": "hi"})
+    emu.disconnect("message", times=2, reset=reset)
+    assert emu_client.get_message(mid).text == "hi"
+    assert emu.count("message") == 3
+
+
+def test_connection_refused_after_retries_is_a_transport_error():
+    with socket.socket() as probe:  # a port that nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = fm.Client("cli_test", SECRET, base_url="http://127.0.0.1:%d" % port,
+                       retries=make_retry(2, backoff_factor=0), timeout=(1, 1))
+    with pytest.raises(fm.TransportError) as info:
+        client.get_message("om_1")
+    text = str(info.value)
+    assert "POST /open-apis/auth/v3/tenant_access_token/internal" in text or "tenant_access_token" in text
+    assert SECRET not in text
+
+
+def test_a_read_timeout_is_a_transport_error(emu):
+    mid = emu.add_message("file", {"file_key": "file_slow"})
+    emu.add_resource(mid, "file_slow", b"x" * 10000)
+    emu.trickle("file_slow", delay=0.5, block=1000)
+    client = emu.client(retries=make_retry(0, backoff_factor=0), timeout=(1, 0.2))
+    import io
+
+    with pytest.raises(fm.TransportError):
+        client.download_resource(mid, "file_slow", "file", io.BytesIO())
