@@ -9,8 +9,9 @@ from urllib.parse import quote
 import requests
 from urllib3.util.retry import Retry
 
-from . import download as _download
+from ._files import Dest
 from .auth import BearerAuth, Secret, StaticToken, TokenManager, store_key
+from .download import PROBE_SIZE, RANGE_SIZE, RESUME_TRIES, DownloadSettings, Progress, download
 from .errors import TOKEN_INVALID_CODES, APIError, ConfigError
 from .models import DownloadResult, Message
 from .transport import error_code_of, make_session, read_json, send
@@ -48,6 +49,9 @@ class Client:
         timeout: Union[float, Tuple[float, float]] = DEFAULT_TIMEOUT,
         retries: Union[int, Retry] = 3,
         session: Optional[requests.Session] = None,
+        probe_size: int = PROBE_SIZE,
+        range_size: int = RANGE_SIZE,
+        resume_tries: int = RESUME_TRIES,
     ) -> None:
         if platform not in PLATFORMS:
             raise ConfigError(
@@ -64,6 +68,9 @@ class Client:
             raise ConfigError("base_url must start with http:// or https://, got %r" % self.base_url)
         self.app_id = app_id
         self.timeout = timeout
+        self.download_settings = DownloadSettings(
+            probe_size=probe_size, range_size=range_size, resume_tries=resume_tries
+        )
         self._own_session = session is None
         self.session = session if session is not None else make_session(retries)
         self._token: Union[StaticToken, TokenManager]
@@ -163,26 +170,35 @@ class Client:
         message_id: str,
         file_key: str,
         type: str,
-        dest: _download.Dest,
+        dest: Dest,
         overwrite: bool = False,
-        progress: Optional[_download.Progress] = None,
+        progress: Optional[Progress] = None,
         checksum: bool = False,
     ) -> DownloadResult:
-        """Download one image or file of a message to a file object, a path or a folder."""
+        """Download one image or file of a message to a file object, a path or a folder.
+
+        Files go in HTTP Range requests (a probe, then ``range_size`` pieces); images in one
+        GET. Breaks resume from the last byte; a path is only ever written whole.
+        """
         if type not in RESOURCE_TYPES:
             raise ConfigError("type must be 'image' or 'file', not %r" % (type,))
         path = RESOURCE_PATH % (_path_id("message_id", message_id), _path_id("file_key", file_key))
 
-        def open_response() -> requests.Response:
-            return self.request(
-                "GET",
-                path,
-                params={"type": type},
-                headers={"Accept-Encoding": "identity"},
-                stream=True,
-            )
+        def open_response(extra_headers: Dict[str, str]) -> requests.Response:
+            headers = {"Accept-Encoding": "identity"}
+            headers.update(extra_headers)
+            return self.request("GET", path, params={"type": type}, headers=headers, stream=True)
 
-        return _download.download(open_response, file_key, dest, overwrite, progress, checksum)
+        return download(
+            open_response,
+            file_key,
+            dest,
+            ranged=type == "file",
+            settings=self.download_settings,
+            overwrite=overwrite,
+            progress=progress,
+            checksum=checksum,
+        )
 
 
 def _path_id(what: str, value: Any) -> str:

@@ -1,140 +1,60 @@
-"""Streaming a resource to its destination in constant memory, atomically for paths.
+"""The download engine: ranged, resumable, verified, in constant memory.
 
-A path is written to a hidden temporary file beside it and moved into place only when every
-byte has arrived and checked out; on any failure (an error, Ctrl-C) the temporary file is
-removed, so no partial file is ever left and an existing file is never touched.
+Files (``type="file"``) start with a small Range probe that tells the total size, then go in
+fixed-size ranges; images start with a plain GET. Either way a body that breaks off is
+resumed from the last byte received, every Content-Range is checked, and the bytes written
+add up to the total before the destination is committed (see ``_files`` for atomicity).
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import secrets
-from typing import IO, Any, Callable, Optional, Union
+import random
+import time
+from typing import Any, Callable, Dict, Optional, Tuple
 
+import attr
 import requests
 
+from ._files import Dest, Target
 from ._names import choose_filename
-from .errors import ConfigError, DestinationExistsError, IntegrityError, TransportError
+from ._ranges import check_content_range, next_range, range_header
+from .errors import ConfigError, IntegrityError, TransportError
 from .models import DownloadResult
-from .transport import raise_for_error
+from .transport import RETRY_STATUSES, error_code_of, raise_for_error
 
 Progress = Callable[[int, Optional[int]], None]
-PathLike = Union[str, "os.PathLike[str]"]
-Dest = Union[PathLike, IO[bytes]]
+OpenResponse = Callable[[Dict[str, str]], requests.Response]
 
-CHUNK_SIZE = 256 * 1024
-_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
-
-
-class AtomicFile:
-    """A file that appears at ``path`` only on ``commit()``; ``discard()`` leaves no trace."""
-
-    def __init__(self, path: str, overwrite: bool) -> None:
-        self.path = path
-        self.overwrite = overwrite
-        folder, name = os.path.split(path)
-        self.temp_path = os.path.join(folder, ".%s.%s.part" % (name[:200], secrets.token_hex(4)))
-        # O_EXCL: never write through a file or link that someone else put there;
-        # mode 0o666 lets the umask decide, as for any file the user creates.
-        fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
-        self.file: IO[bytes] = os.fdopen(fd, "wb")
-
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-
-    def commit(self) -> None:
-        self.file.close()
-        if self.overwrite:
-            os.replace(self.temp_path, self.path)
-            return
-        try:
-            # A hard link fails if the target appeared meanwhile: no race with another writer.
-            os.link(self.temp_path, self.path)
-        except FileExistsError:
-            self.discard()
-            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path)
-        except OSError:  # file systems without hard links (FAT, some network mounts)
-            if os.path.exists(self.path):
-                self.discard()
-                raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path)
-            os.replace(self.temp_path, self.path)
-            return
-        os.unlink(self.temp_path)
-
-    def discard(self) -> None:
-        self.file.close()
-        try:
-            os.unlink(self.temp_path)
-        except FileNotFoundError:
-            pass
+PROBE_SIZE = 128 * 1024  # the first Range request of a file: learns the total
+RANGE_SIZE = 8 * 1024 * 1024  # each later Range request
+RESUME_TRIES = 5  # resumes allowed within one range (or one whole-body stream)
 
 
-class _FileObject:
-    """A caller's file object: written as is; on failure what was written stays (theirs)."""
+@attr.frozen
+class DownloadSettings:
+    """How downloads go; ``Client(probe_size=…, range_size=…, resume_tries=…)`` sets them."""
 
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.path: Optional[str] = None
+    probe_size: int = PROBE_SIZE
+    range_size: int = RANGE_SIZE
+    resume_tries: int = RESUME_TRIES
+    resume_backoff: float = 0.5  # seconds, doubled per try after the first (immediate) one
+    chunk_size: int = 256 * 1024  # bytes read and written at a time
 
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-
-    def commit(self) -> None:
-        flush = getattr(self.file, "flush", None)
-        if flush is not None:
-            flush()
-
-    def discard(self) -> None:
-        pass
+    def __attrs_post_init__(self) -> None:
+        if self.probe_size <= 0 or self.range_size <= 0 or self.chunk_size <= 0:
+            raise ConfigError("probe_size, range_size and chunk_size must be positive")
 
 
-class Target:
-    """Where a download goes: a file object, a file path, or an existing folder."""
-
-    def __init__(self, dest: Dest, overwrite: bool) -> None:
-        self.overwrite = overwrite
-        self.file: Optional[IO[bytes]] = None
-        self.folder: Optional[str] = None
-        self.path: Optional[str] = None
-        if hasattr(dest, "write"):
-            self.file = dest  # type: ignore[assignment]
-            return
-        try:
-            path = os.fspath(dest)  # type: ignore[arg-type]
-        except TypeError:
-            raise ConfigError("dest must be a path, a folder or a binary file object, not %r" % type(dest).__name__)
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        if os.path.isdir(path):
-            self.folder = path
-            return
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise ConfigError("the folder of %s does not exist" % path)
-        self.path = path
-        self.check_free(path)
-
-    def check_free(self, path: str) -> None:
-        if not self.overwrite and os.path.lexists(path):
-            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % path)
-
-    def open(self, name: str) -> Union[AtomicFile, _FileObject]:
-        """The sink to write into; ``name`` is used when the target is a folder."""
-        if self.file is not None:
-            return _FileObject(self.file)
-        path = self.path
-        if path is None:
-            path = os.path.join(self.folder or ".", name)
-            self.check_free(path)
-        return AtomicFile(path, self.overwrite)
+class _Break(Exception):
+    """The body broke off (reset, short read, timeout, transient status): resume."""
 
 
-class Counter:
+class _Counter:
     """Counts, hashes (when asked) and reports the bytes on their way to the sink."""
 
-    def __init__(self, sink: Any, total: Optional[int], progress: Optional[Progress], checksum: bool) -> None:
+    def __init__(self, sink: Any, progress: Optional[Progress], checksum: bool) -> None:
         self.sink = sink
-        self.total = total
+        self.total: Optional[int] = None
         self.done = 0
         self.progress = progress
         self.hash = hashlib.sha256() if checksum else None
@@ -148,52 +68,202 @@ class Counter:
             self.progress(self.done, self.total)
 
 
+class Transfer:
+    """One download. ``open_response(headers)`` sends the GET with those extra headers."""
+
+    def __init__(
+        self,
+        open_response: OpenResponse,
+        file_key: str,
+        target: Target,
+        ranged: bool,
+        settings: DownloadSettings,
+        progress: Optional[Progress] = None,
+        checksum: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.open_response = open_response
+        self.file_key = file_key
+        self.target = target
+        self.ranged = ranged
+        self.settings = settings
+        self.progress = progress
+        self.checksum = checksum
+        self.sleep = sleep
+        self.total: Optional[int] = None
+        self.content_type: Optional[str] = None
+        self.server_name: Optional[str] = None
+        self.sink: Any = None
+        self.counter: Optional[_Counter] = None
+
+    @property
+    def offset(self) -> int:
+        return self.counter.done if self.counter is not None else 0
+
+    def run(self) -> DownloadResult:
+        try:
+            response, end = self._first_response()
+            self._transfer(end, response)
+            while self.total is not None and self.offset < self.total:
+                self._transfer(next_range(self.offset, self.total, self.settings.range_size)[1])
+            if self.total is not None and self.offset != self.total:  # pragma: no cover - guarded above
+                raise IntegrityError("%s: %d bytes written, total %d" % (self.file_key, self.offset, self.total))
+            self.sink.commit()
+        except BaseException:
+            if self.sink is not None:
+                self.sink.discard()
+            raise
+        assert self.counter is not None
+        return DownloadResult(
+            size=self.offset,
+            content_type=self.content_type,
+            filename=self.server_name,
+            path=self.sink.path,
+            sha256=self.counter.hash.hexdigest() if self.counter.hash is not None else None,
+        )
+
+    # -- the first answer: size, name, and where to write --------------------------------
+
+    def _first_response(self) -> Tuple[requests.Response, Optional[int]]:
+        probe = self.settings.probe_size
+        response = self.open_response({"Range": range_header(0, probe)} if self.ranged else {})
+        if self.ranged and _refuses_range(response):
+            response.close()
+            response = self.open_response({})  # one plain GET, as before ranges
+        raise_for_error(response)
+        self._start(response)
+        if response.status_code == 206:
+            content_range = check_content_range(
+                response.headers.get("Content-Range"), (0, probe), None, _content_length(response)
+            )
+            if content_range.total is None:
+                response.close()
+                raise IntegrityError("%s: the server's Content-Range gives no total size" % self.file_key)
+            self._set_total(content_range.total)
+            return response, content_range.end
+        self._set_total(_content_length(response))
+        return response, self.total
+
+    def _start(self, response: requests.Response) -> None:
+        self.content_type = response.headers.get("Content-Type")
+        name, self.server_name = choose_filename(
+            self.file_key, response.headers.get("Content-Disposition"), self.content_type
+        )
+        try:
+            self.sink = self.target.open(name)
+        except BaseException:
+            response.close()
+            raise
+        self.counter = _Counter(self.sink, self.progress, self.checksum)
+
+    def _set_total(self, total: Optional[int]) -> None:
+        self.total = total
+        assert self.counter is not None
+        self.counter.total = total
+
+    # -- moving bytes, resuming after breaks -----------------------------------------------
+
+    def _transfer(self, end: Optional[int], response: Optional[requests.Response] = None) -> None:
+        """Get ``[offset, end)`` (``end=None``: to the end), resuming from the last byte."""
+        tries = 0
+        skip = 0
+        while True:
+            try:
+                if response is None:
+                    response, skip = self._resume_at(self.offset, end)
+                    if response.status_code == 200:
+                        end = self.total  # the whole body is coming: take all of it
+                self._consume(response, end, skip)
+                return
+            except _Break as exc:
+                response = None
+                tries += 1
+                if tries > self.settings.resume_tries:
+                    raise TransportError(
+                        "%s: the download broke off %d times at byte %d of %s; last: %s"
+                        % (self.file_key, tries, self.offset, self.total or "?", exc)
+                    ) from exc.__cause__
+                if tries > 1:  # the first resume goes at once: most breaks are one-offs
+                    wait = min(10.0, self.settings.resume_backoff * 2 ** (tries - 2))
+                    self.sleep(wait / 2 + random.uniform(0, wait / 2))
+
+    def _resume_at(self, offset: int, end: Optional[int]) -> Tuple[requests.Response, int]:
+        """A response for ``[offset, end)`` and how many of its leading bytes to skip."""
+        try:
+            response = self.open_response({"Range": range_header(offset, end or self.total)})
+        except TransportError as exc:
+            raise _Break(str(exc)) from exc
+        if response.status_code in RETRY_STATUSES:  # still failing after the transport's retries
+            response.close()
+            raise _Break("HTTP %d" % response.status_code)
+        raise_for_error(response)  # business errors: at once, never retried
+        length = _content_length(response)
+        if response.status_code == 206:
+            try:
+                check_content_range(response.headers.get("Content-Range"), (offset, end or self.total), self.total, length)
+            except IntegrityError:
+                response.close()
+                raise
+            return response, 0
+        if response.status_code == 200:  # Range ignored this time: read from 0, skip what we have
+            if self.total is not None and length is not None and length != self.total:
+                response.close()
+                raise IntegrityError("%s: the size changed from %d to %d" % (self.file_key, self.total, length))
+            return response, offset
+        response.close()
+        raise IntegrityError("%s: unexpected HTTP %d to a Range request" % (self.file_key, response.status_code))
+
+    def _consume(self, response: requests.Response, end: Optional[int], skip: int) -> None:
+        """Write the body up to ``end``; more than declared is an integrity error."""
+        counter = self.counter
+        assert counter is not None
+        framed = response.headers.get("Content-Length") is not None
+        try:
+            for chunk in response.iter_content(self.settings.chunk_size):
+                if skip:
+                    if len(chunk) <= skip:
+                        skip -= len(chunk)
+                        continue
+                    chunk, skip = chunk[skip:], 0
+                if end is not None and counter.done + len(chunk) > end:
+                    raise IntegrityError(
+                        "%s: the server sent more than it declared (past byte %d)" % (self.file_key, end)
+                    )
+                counter.write(chunk)
+        except requests.RequestException as exc:
+            raise _Break(_reason(exc)) from exc
+        finally:
+            response.close()
+        if end is not None and counter.done < end:
+            if framed or skip:  # urllib3 1.26 ends a short Content-Length body quietly
+                raise _Break("the body ended at byte %d of %d" % (counter.done, end))
+            raise IntegrityError(
+                "%s: the server declared bytes up to %d but sent up to %d" % (self.file_key, end, counter.done)
+            )
+        if end is None and self.total is None:
+            self._set_total(counter.done)  # an unsized body: its end is its size
+
+
 def download(
-    open_response: Callable[[], requests.Response],
+    open_response: OpenResponse,
     file_key: str,
     dest: Dest,
+    ranged: bool,
+    settings: DownloadSettings,
     overwrite: bool = False,
     progress: Optional[Progress] = None,
     checksum: bool = False,
-    chunk_size: int = CHUNK_SIZE,
 ) -> DownloadResult:
-    """Stream one resource (``open_response`` sends the GET) to ``dest``."""
-    target = Target(dest, overwrite)  # refuses a bad dest before any request
-    response = open_response()
-    try:
-        raise_for_error(response)
-        content_type = response.headers.get("Content-Type")
-        name, server_name = choose_filename(
-            file_key, response.headers.get("Content-Disposition"), content_type
-        )
-        total = _content_length(response)
-        sink = target.open(name)
-        try:
-            counter = Counter(sink, total, progress, checksum)
-            for chunk in _chunks(response, chunk_size):
-                counter.write(chunk)
-            _check_size(file_key, counter.done, total)
-            sink.commit()
-        except BaseException:
-            sink.discard()
-            raise
-    finally:
-        response.close()
-    return DownloadResult(
-        size=counter.done,
-        content_type=content_type,
-        filename=server_name,
-        path=sink.path,
-        sha256=counter.hash.hexdigest() if counter.hash is not None else None,
-    )
+    """Stream one resource to ``dest`` (a bad dest is refused before any request)."""
+    target = Target(dest, overwrite)
+    return Transfer(open_response, file_key, target, ranged, settings, progress, checksum).run()
 
 
-def _check_size(file_key: str, done: int, total: Optional[int]) -> None:
-    if total is None or done == total:
-        return
-    if done < total:  # urllib3 1.26 ends a short body quietly; 2.x raises (see _chunks)
-        raise TransportError("%s: the body broke off after %d of %d bytes" % (file_key, done, total))
-    raise IntegrityError("%s: received %d bytes, the server declared %d" % (file_key, done, total))
+def _refuses_range(response: requests.Response) -> bool:
+    """416 to the probe, or a 400 that is not an API error: the server cannot do ranges."""
+    if response.status_code == 416:
+        return True
+    return response.status_code == 400 and error_code_of(response) is None
 
 
 def _content_length(response: requests.Response) -> Optional[int]:
@@ -204,10 +274,6 @@ def _content_length(response: requests.Response) -> Optional[int]:
         return None
 
 
-def _chunks(response: requests.Response, chunk_size: int) -> Any:
-    """The body in chunks; a connection that breaks off becomes a TransportError."""
-    try:
-        for chunk in response.iter_content(chunk_size):
-            yield chunk
-    except requests.RequestException as exc:
-        raise TransportError("the download broke off: %s" % exc) from exc
+def _reason(exc: BaseException) -> str:
+    inner = exc.args[0] if exc.args else exc
+    return "%s: %s" % (type(exc).__name__, inner)

@@ -1,3 +1,4 @@
+import attr
 import pytest
 import responses
 
@@ -29,4 +30,5 @@ def emu():
 @pytest.fixture
 def emu_client(emu):
     with emu.client(retries=make_retry(3, backoff_factor=0), timeout=(2, 5)) as c:
+        c.download_settings = attr.evolve(c.download_settings, resume_backoff=0)
         yield c

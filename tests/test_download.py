@@ -7,7 +7,6 @@ import pytest
 import responses
 
 import feishu_msgres as fm
-from feishu_msgres.download import _check_size
 from helpers import BASE, add_token
 
 RES_URL = BASE + "/open-apis/im/v1/messages/om_1/resources/file_1"
@@ -115,8 +114,8 @@ def test_overwrite_replaces(emu_client, served, tmp_path):
 def test_a_broken_download_leaves_no_partial_file_and_the_old_one_intact(emu, emu_client, served, tmp_path):
     target = tmp_path / "old.pdf"
     target.write_bytes(b"old")
-    emu.drop_after("file_1", 300000, times=10)
-    with pytest.raises(fm.TransportError):
+    emu.drop_after("file_1", 1000, times=100)  # every answer breaks off: resuming cannot win
+    with pytest.raises(fm.TransportError, match="broke off 6 times"):
         emu_client.download_resource(served, "file_1", "file", target, overwrite=True)
     assert target.read_bytes() == b"old"
     assert sorted(os.listdir(str(tmp_path))) == ["old.pdf"]
@@ -222,16 +221,45 @@ def test_the_saved_file_gets_ordinary_permissions(emu_client, served, tmp_path):
         assert (tmp_path / "p.pdf").stat().st_mode & 0o777 == 0o644
 
 
-def test_size_checks():
-    _check_size("k", 10, 10)
-    _check_size("k", 10, None)
-    with pytest.raises(fm.TransportError, match="broke off after 5 of 10"):
-        _check_size("k", 5, 10)
-    with pytest.raises(fm.IntegrityError, match="received 11 bytes, the server declared 10"):
-        _check_size("k", 11, 10)
-
-
 def test_pathlib_and_relative_paths(emu_client, served, tmp_path, monkeypatch):
     monkeypatch.chdir(str(tmp_path))
     res = emu_client.download_resource(served, "file_1", "file", pathlib.Path("rel.pdf"))
     assert res.path == "rel.pdf" and (tmp_path / "rel.pdf").exists()
+
+
+def _range_answer(mock, body, content_range, status=206):
+    mock.add(responses.GET, RES_URL, status=status, body=body, headers={"Content-Range": content_range},
+             content_type="application/octet-stream")
+
+
+def test_a_range_that_delivers_more_than_it_declared_is_an_integrity_error(mock, client, tmp_path):
+    add_token(mock)
+    _range_answer(mock, b"x" * 20, "bytes 0-9/20")  # unframed (no Content-Length): 20 bytes come
+    with pytest.raises(fm.IntegrityError, match="more than it declared"):
+        client.download_resource("om_1", "file_1", "file", tmp_path / "f")
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_range_that_delivers_less_than_it_declared_is_an_integrity_error(mock, client, tmp_path):
+    add_token(mock)
+    _range_answer(mock, b"x" * 5, "bytes 0-9/10")
+    with pytest.raises(fm.IntegrityError, match="declared bytes up to 10 but sent up to 5"):
+        client.download_resource("om_1", "file_1", "file", tmp_path / "f")
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_content_range_without_a_total_is_an_integrity_error(mock, client, tmp_path):
+    add_token(mock)
+    _range_answer(mock, b"x" * 10, "bytes 0-9/*")
+    with pytest.raises(fm.IntegrityError, match="no total"):
+        client.download_resource("om_1", "file_1", "file", tmp_path / "f")
+    assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_size_that_changes_between_requests_is_an_integrity_error(mock, client, tmp_path):
+    add_token(mock)
+    _range_answer(mock, b"x" * 131072, "bytes 0-131071/200000")
+    mock.add(responses.GET, RES_URL, status=200, body=b"y" * 300000)  # Range ignored, other size
+    with pytest.raises(fm.IntegrityError, match="size changed"):
+        client.download_resource("om_1", "file_1", "file", tmp_path / "f")
+    assert os.listdir(str(tmp_path)) == []

@@ -147,7 +147,7 @@ def test_a_read_timeout_is_a_transport_error(emu):
     mid = emu.add_message("file", {"file_key": "file_slow"})
     emu.add_resource(mid, "file_slow", b"x" * 10000)
     emu.trickle("file_slow", delay=0.5, block=1000)
-    client = emu.client(retries=make_retry(0, backoff_factor=0), timeout=(1, 0.2))
+    client = emu.client(retries=make_retry(0, backoff_factor=0), timeout=(1, 0.2), resume_tries=0)
     import io
 
     with pytest.raises(fm.TransportError):

@@ -39,14 +39,19 @@ class Request:
 
 
 class _Fault:
-    def __init__(self, kind: Optional[str], key: Optional[str], times: Optional[int], action: Dict[str, Any]) -> None:
+    def __init__(self, kind: Optional[str], key: Optional[str], times: Optional[int], after: int,
+                 action: Dict[str, Any]) -> None:
         self.kind = kind
         self.key = key
         self.times = times  # None: for ever
+        self.after = after  # matching requests to let through first
         self.action = action
 
     def take(self, kind: str, key: Optional[str]) -> bool:
         if self.times == 0 or (self.kind and self.kind != kind) or (self.key and self.key != key):
+            return False
+        if self.after > 0:
+            self.after -= 1
             return False
         if self.times is not None:
             self.times -= 1
@@ -58,7 +63,8 @@ class FeishuEmulator:
 
     Add messages with ``add_message`` and their bytes with ``add_resource``; inject faults
     with ``fail``, ``rate_limit``, ``drop_after``, ``ignore_range``, ``wrong_content_range``,
-    ``trickle`` and ``expire_tokens``; read what arrived in ``requests``.
+    ``trickle`` and ``expire_tokens`` (each for ``times`` requests, after letting ``after``
+    matching ones through); read what arrived in ``requests``.
     """
 
     def __init__(
@@ -190,9 +196,10 @@ class FeishuEmulator:
 
     # -- faults ---------------------------------------------------------------------------
 
-    def _add_fault(self, kind: Optional[str], key: Optional[str], times: Optional[int], **action: Any) -> None:
+    def _add_fault(self, kind: Optional[str], key: Optional[str], times: Optional[int], after: int = 0,
+                   **action: Any) -> None:
         with self._lock:
-            self._faults.append(_Fault(kind, key, times, action))
+            self._faults.append(_Fault(kind, key, times, after, action))
 
     def fail(
         self,
@@ -204,37 +211,41 @@ class FeishuEmulator:
         headers: Optional[Dict[str, str]] = None,
         body: Optional[bytes] = None,
         key: Optional[str] = None,
+        after: int = 0,
     ) -> None:
         """Answer the next ``times`` requests of ``kind`` (token, message, resource; None:
         any) with ``status``; with ``code`` the body is the API's JSON error, with ``body``
         those bytes, else a small HTML page (as a gateway sends)."""
-        self._add_fault(kind, key, times, status=status, code=code, msg=msg, headers=headers or {}, body=body)
+        self._add_fault(kind, key, times, after, status=status, code=code, msg=msg, headers=headers or {}, body=body)
 
-    def rate_limit(self, kind: Optional[str] = None, times: int = 1, reset: float = 1) -> None:
+    def rate_limit(self, kind: Optional[str] = None, times: int = 1, reset: float = 1, after: int = 0) -> None:
         """HTTP 429, code 99991400 and ``x-ogw-ratelimit-reset: reset``, as Feishu throttles."""
         self.fail(kind, 429, times, 99991400, "request trigger frequency limit",
-                  headers={"x-ogw-ratelimit-reset": str(reset)})
+                  headers={"x-ogw-ratelimit-reset": str(reset)}, after=after)
 
-    def drop_after(self, file_key: str, nbytes: int, times: int = 1, reset: bool = False) -> None:
+    def drop_after(self, file_key: Optional[str], nbytes: int, times: Optional[int] = 1, reset: bool = False,
+                   after: int = 0) -> None:
         """Send headers and ``nbytes`` of the body, then close (``reset``: RST, not FIN)."""
-        self._add_fault("resource", file_key, times, drop_after=nbytes, reset=reset)
+        self._add_fault("resource", file_key, times, after, drop_after=nbytes, reset=reset)
 
-    def disconnect(self, kind: Optional[str] = None, times: int = 1, reset: bool = False) -> None:
+    def disconnect(self, kind: Optional[str] = None, times: Optional[int] = 1, reset: bool = False,
+                   after: int = 0) -> None:
         """Close the connection without answering (``reset``: RST, not FIN)."""
-        self._add_fault(kind, None, times, hang_up=True, reset=reset)
+        self._add_fault(kind, None, times, after, hang_up=True, reset=reset)
 
-    def ignore_range(self, file_key: Optional[str] = None, times: Optional[int] = None) -> None:
+    def ignore_range(self, file_key: Optional[str] = None, times: Optional[int] = None, after: int = 0) -> None:
         """Answer 200 with the whole body whatever Range asks (as some proxies do)."""
-        self._add_fault("resource", file_key, times, ignore_range=True)
+        self._add_fault("resource", file_key, times, after, ignore_range=True)
 
-    def wrong_content_range(self, file_key: Optional[str] = None, times: Optional[int] = 1, shift: int = 1) -> None:
+    def wrong_content_range(self, file_key: Optional[str] = None, times: Optional[int] = 1, shift: int = 1,
+                            after: int = 0) -> None:
         """Serve the asked range but declare it ``shift`` bytes further on (a broken server)."""
-        self._add_fault("resource", file_key, times, shift=shift)
+        self._add_fault("resource", file_key, times, after, shift=shift)
 
     def trickle(self, file_key: Optional[str] = None, delay: float = 0.05, block: int = 1024,
-                times: Optional[int] = None) -> None:
+                times: Optional[int] = None, after: int = 0) -> None:
         """Send the body ``block`` bytes at a time with ``delay`` seconds between them."""
-        self._add_fault("resource", file_key, times, trickle=(delay, block))
+        self._add_fault("resource", file_key, times, after, trickle=(delay, block))
 
     def expire_tokens(self) -> None:
         """Every token issued so far becomes invalid (code 99991663 on its next use)."""

@@ -1,0 +1,120 @@
+"""Where a download goes: a caller's file object, a path written atomically, or a folder.
+
+A path is written to a hidden temporary file beside it and moved into place only on
+``commit()``; ``discard()`` removes it, so no partial file is ever left and an existing file
+is never touched.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from typing import IO, Optional, Union
+
+from .errors import ConfigError, DestinationExistsError
+
+PathLike = Union[str, "os.PathLike[str]"]
+Dest = Union[PathLike, IO[bytes]]
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
+class AtomicFile:
+    """A file that appears at ``path`` only on ``commit()``; ``discard()`` leaves no trace."""
+
+    def __init__(self, path: str, overwrite: bool) -> None:
+        self.path = path
+        self.overwrite = overwrite
+        folder, name = os.path.split(path)
+        self.temp_path = os.path.join(folder, ".%s.%s.part" % (name[:200], secrets.token_hex(4)))
+        # O_EXCL: never write through a file or link that someone else put there;
+        # mode 0o666 lets the umask decide, as for any file the user creates.
+        fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        self.file: IO[bytes] = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        self.file.close()
+        if self.overwrite:
+            os.replace(self.temp_path, self.path)
+            return
+        try:
+            # A hard link fails if the target appeared meanwhile: no race with another writer.
+            os.link(self.temp_path, self.path)
+        except FileExistsError:
+            self.discard()
+            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path)
+        except OSError:  # file systems without hard links (FAT, some network mounts)
+            if os.path.exists(self.path):
+                self.discard()
+                raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path)
+            os.replace(self.temp_path, self.path)
+            return
+        os.unlink(self.temp_path)
+
+    def discard(self) -> None:
+        self.file.close()
+        try:
+            os.unlink(self.temp_path)
+        except FileNotFoundError:
+            pass
+
+
+class _FileObject:
+    """A caller's file object: written as is; on failure what was written stays (theirs)."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.path: Optional[str] = None
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def commit(self) -> None:
+        flush = getattr(self.file, "flush", None)
+        if flush is not None:
+            flush()
+
+    def discard(self) -> None:
+        pass
+
+
+class Target:
+    """Where a download goes: a file object, a file path, or an existing folder."""
+
+    def __init__(self, dest: Dest, overwrite: bool) -> None:
+        self.overwrite = overwrite
+        self.file: Optional[IO[bytes]] = None
+        self.folder: Optional[str] = None
+        self.path: Optional[str] = None
+        if hasattr(dest, "write"):
+            self.file = dest  # type: ignore[assignment]
+            return
+        try:
+            path = os.fspath(dest)  # type: ignore[arg-type]
+        except TypeError:
+            raise ConfigError("dest must be a path, a folder or a binary file object, not %r" % type(dest).__name__)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if os.path.isdir(path):
+            self.folder = path
+            return
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ConfigError("the folder of %s does not exist" % path)
+        self.path = path
+        self.check_free(path)
+
+    def check_free(self, path: str) -> None:
+        if not self.overwrite and os.path.lexists(path):
+            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % path)
+
+    def open(self, name: str) -> Union[AtomicFile, _FileObject]:
+        """The sink to write into; ``name`` is used when the target is a folder."""
+        if self.file is not None:
+            return _FileObject(self.file)
+        path = self.path
+        if path is None:
+            path = os.path.join(self.folder or ".", name)
+            self.check_free(path)
+        return AtomicFile(path, self.overwrite)
