@@ -259,7 +259,8 @@ def test_a_content_range_without_a_total_is_an_integrity_error(mock, client, tmp
 def test_a_size_that_changes_between_requests_is_an_integrity_error(mock, client, tmp_path):
     add_token(mock)
     _range_answer(mock, b"x" * 131072, "bytes 0-131071/200000")
-    mock.add(responses.GET, RES_URL, status=200, body=b"y" * 300000)  # Range ignored, other size
+    mock.add(responses.GET, RES_URL, status=200, body=b"y" * 300000,  # Range ignored, other size
+             headers={"Content-Length": "300000"})
     with pytest.raises(fm.IntegrityError, match="size changed"):
         client.download_resource("om_1", "file_1", "file", tmp_path / "f")
     assert os.listdir(str(tmp_path)) == []
