@@ -11,10 +11,10 @@ from urllib3.util.retry import Retry
 
 from ._files import Dest
 from .auth import BearerAuth, Secret, StaticToken, TokenManager, store_key
-from .download import PROBE_SIZE, RANGE_SIZE, RESUME_TRIES, DownloadSettings, Progress, download
+from .download import MAX_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, RESUME_TRIES, DownloadSettings, Progress, download
 from .errors import TOKEN_INVALID_CODES, APIError, ConfigError
 from .models import DownloadResult, Message
-from .transport import error_code_of, make_session, read_json, send
+from .transport import environment_for, error_code_of, make_session, read_json, send
 
 PLATFORMS = {
     "feishu": "https://open.feishu.cn",
@@ -51,6 +51,7 @@ class Client:
         session: Optional[requests.Session] = None,
         probe_size: int = PROBE_SIZE,
         range_size: int = RANGE_SIZE,
+        max_range_size: int = MAX_RANGE_SIZE,
         resume_tries: int = RESUME_TRIES,
     ) -> None:
         if platform not in PLATFORMS:
@@ -69,7 +70,10 @@ class Client:
         self.app_id = app_id
         self.timeout = timeout
         self.download_settings = DownloadSettings(
-            probe_size=probe_size, range_size=range_size, resume_tries=resume_tries
+            probe_size=probe_size,
+            range_size=range_size,
+            max_range_size=max(max_range_size, range_size),
+            resume_tries=resume_tries,
         )
         self._own_session = session is None
         self.session = session if session is not None else make_session(retries)
@@ -184,10 +188,12 @@ class Client:
             raise ConfigError("type must be 'image' or 'file', not %r" % (type,))
         path = RESOURCE_PATH % (_path_id("message_id", message_id), _path_id("file_key", file_key))
 
+        env = environment_for(self.session, self.base_url + path)
+
         def open_response(extra_headers: Dict[str, str]) -> requests.Response:
             headers = {"Accept-Encoding": "identity"}
             headers.update(extra_headers)
-            return self.request("GET", path, params={"type": type}, headers=headers, stream=True)
+            return self.request("GET", path, params={"type": type}, headers=headers, stream=True, env=env)
 
         return download(
             open_response,

@@ -26,23 +26,34 @@ Progress = Callable[[int, Optional[int]], None]
 OpenResponse = Callable[[Dict[str, str]], requests.Response]
 
 PROBE_SIZE = 128 * 1024  # the first Range request of a file: learns the total
-RANGE_SIZE = 8 * 1024 * 1024  # each later Range request
-RESUME_TRIES = 5  # resumes allowed within one range (or one whole-body stream)
+RANGE_SIZE = 8 * 1024 * 1024  # the first range after the probe
+MAX_RANGE_SIZE = 64 * 1024 * 1024  # ranges double up to this while none breaks
+RESUME_TRIES = 5  # breaks in a row, each bringing under one chunk, before giving up
 
 
 @attr.frozen
 class DownloadSettings:
-    """How downloads go; ``Client(probe_size=…, range_size=…, resume_tries=…)`` sets them."""
+    """How downloads go; the Client's keywords of the same names set them.
+
+    Ranges start at ``range_size`` and double after each range that arrives without a
+    break, up to ``max_range_size``: a healthy connection pays fewer round trips (each costs
+    a full RTT), and a break costs nothing either way, since it resumes from the last byte.
+    A break sends the size back to ``range_size``. ``max_range_size=range_size`` gives
+    fixed ranges.
+    """
 
     probe_size: int = PROBE_SIZE
     range_size: int = RANGE_SIZE
+    max_range_size: int = MAX_RANGE_SIZE
     resume_tries: int = RESUME_TRIES
     resume_backoff: float = 0.5  # seconds, doubled per try after the first (immediate) one
-    chunk_size: int = 256 * 1024  # bytes read and written at a time
+    chunk_size: int = 1024 * 1024  # bytes read and written at a time
 
     def __attrs_post_init__(self) -> None:
         if self.probe_size <= 0 or self.range_size <= 0 or self.chunk_size <= 0:
             raise ConfigError("probe_size, range_size and chunk_size must be positive")
+        if self.max_range_size < self.range_size:
+            raise ConfigError("max_range_size must be at least range_size")
 
 
 class _Break(Exception):
@@ -104,8 +115,10 @@ class Transfer:
         try:
             response, end = self._first_response()
             self._transfer(end, response)
+            size = self.settings.range_size
             while self.total is not None and self.offset < self.total:
-                self._transfer(next_range(self.offset, self.total, self.settings.range_size)[1])
+                broke = self._transfer(next_range(self.offset, self.total, size)[1])
+                size = self.settings.range_size if broke else min(2 * size, self.settings.max_range_size)
             if self.total is not None and self.offset != self.total:  # pragma: no cover - guarded above
                 raise IntegrityError("%s: %d bytes written, total %d" % (self.file_key, self.offset, self.total))
             self.sink.commit()
@@ -163,24 +176,32 @@ class Transfer:
 
     # -- moving bytes, resuming after breaks -----------------------------------------------
 
-    def _transfer(self, end: Optional[int], response: Optional[requests.Response] = None) -> None:
-        """Get ``[offset, end)`` (``end=None``: to the end), resuming from the last byte."""
+    def _transfer(self, end: Optional[int], response: Optional[requests.Response] = None) -> bool:
+        """Get ``[offset, end)`` (``end=None``: to the end), resuming from the last byte.
+
+        Gives up after ``resume_tries`` breaks in a row that each brought less than one
+        chunk: a slow link that keeps making progress goes on, a dead trickle does not.
+        Returns whether anything broke.
+        """
         tries = 0
         skip = 0
+        broke = False
         while True:
+            before = self.offset
             try:
                 if response is None:
                     response, skip = self._resume_at(self.offset, end)
                     if response.status_code == 200:
                         end = self.total  # the whole body is coming: take all of it
                 self._consume(response, end, skip)
-                return
+                return broke
             except _Break as exc:
                 response = None
-                tries += 1
+                broke = True
+                tries = 1 if self.offset - before >= self.settings.chunk_size else tries + 1
                 if tries > self.settings.resume_tries:
                     raise TransportError(
-                        "%s: the download broke off %d times at byte %d of %s; last: %s"
+                        "%s: the download broke off %d times in a row at byte %d of %s; last: %s"
                         % (self.file_key, tries, self.offset, self.total or "?", exc)
                     ) from exc.__cause__
                 if tries > 1:  # the first resume goes at once: most breaks are one-offs

@@ -84,10 +84,27 @@ def make_session(retries: Union[int, Retry, None] = 3, pool_maxsize: int = 10) -
     return session
 
 
-def send(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
-    """``session.request`` with network failures turned into TransportError."""
+def environment_for(session: requests.Session, url: str) -> Dict[str, Any]:
+    """The proxies, CA bundle and certificate the environment sets for ``url``, read once.
+
+    requests reads them from the environment for every request (a scan of os.environ);
+    a download's many Range requests go to one URL and pass this to ``send`` instead.
+    """
+    settings = session.merge_environment_settings(url, {}, None, None, None)
+    return {"proxies": settings["proxies"], "verify": settings["verify"], "cert": settings["cert"]}
+
+
+def send(
+    session: requests.Session, method: str, url: str, env: Optional[Dict[str, Any]] = None, **kwargs: Any
+) -> requests.Response:
+    """``session.request`` (with ``env``: prepare and send, skipping the environment read),
+    with network failures turned into TransportError."""
     try:
-        return session.request(method, url, **kwargs)
+        if env is None:
+            return session.request(method, url, **kwargs)
+        timeout, stream = kwargs.pop("timeout", None), kwargs.pop("stream", False)
+        prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+        return session.send(prepared, timeout=timeout, stream=stream, allow_redirects=True, **env)
     except requests.RequestException as exc:
         raise TransportError("%s %s failed: %s" % (method, _path(url), _reason(exc))) from exc
 

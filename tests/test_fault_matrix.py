@@ -53,17 +53,39 @@ def assert_untouched(tmp_path, target):
     assert os.listdir(str(tmp_path)) == [target.name]
 
 
-def test_a_probe_then_ranges(emu, client, served, tmp_path):
-    fetch(client, served, tmp_path)
-    total = len(DATA)
-    expected = ["bytes=0-%d" % (PROBE - 1)]
-    offset = PROBE
-    while offset < total:
-        end = min(offset + RANGE, total)
+def planned(sizes):
+    """The Range headers for a probe then ranges of these sizes (the last one cut at the end)."""
+    expected, offset = ["bytes=0-%d" % (PROBE - 1)], PROBE
+    for size in sizes:
+        end = min(offset + size, len(DATA))
         expected.append("bytes=%d-%d" % (offset, end - 1))
         offset = end
-    assert ranges(emu) == expected
+    assert offset == len(DATA)
+    return expected
+
+
+def test_a_probe_then_ranges_that_double_while_nothing_breaks(emu, client, served, tmp_path):
+    fetch(client, served, tmp_path)
+    assert ranges(emu) == planned([RANGE, 2 * RANGE])  # the second one is cut at the end
     assert all(r.headers.get("Accept-Encoding") == "identity" for r in emu.requests if r.kind == "resource")
+
+
+def test_fixed_ranges_when_max_range_size_is_range_size(emu, served, tmp_path):
+    with emu.client(range_size=RANGE, max_range_size=RANGE) as client:
+        fetch(client, served, tmp_path)
+    assert ranges(emu) == planned([RANGE, RANGE, RANGE])
+
+
+def test_a_break_sends_the_range_size_back_to_the_start(emu, served, tmp_path):
+    small = RANGE // 4
+    with emu.client(range_size=small) as client:
+        emu.drop_after("file_big", small, after=2)  # the 2*small range breaks halfway
+        fetch(client, served, tmp_path)
+    spans = [tuple(int(x) for x in r.split("=")[1].split("-")) for r in ranges(emu)]
+    sizes = [end - start + 1 for start, end in spans]
+    assert sizes[:3] == [PROBE, small, 2 * small]
+    assert spans[3][1] == spans[2][1]  # the broken range resumed to its own end
+    assert sizes[4:6] == [small, 2 * small]  # then the size started over
 
 
 @pytest.mark.parametrize(
@@ -196,7 +218,7 @@ def test_a_trickle_that_never_ends_gives_up_cleanly(emu, served, tmp_path):
     with emu.client(timeout=(2, 0.2), resume_tries=2) as client:
         client.download_settings = attr.evolve(client.download_settings, resume_backoff=0)
         emu.trickle("file_big", delay=1.0, block=1024, times=None)
-        with pytest.raises(fm.TransportError, match="broke off 3 times"):
+        with pytest.raises(fm.TransportError, match="broke off 3 times in a row"):
             client.download_resource(served, "file_big", "file", target, overwrite=True)
     assert_untouched(tmp_path, target)
 
@@ -204,11 +226,12 @@ def test_a_trickle_that_never_ends_gives_up_cleanly(emu, served, tmp_path):
 def test_an_image_resumes_too(emu, client, tmp_path):
     mid = emu.add_message("image", {"image_key": "img_big"})
     emu.add_resource(mid, "img_big", DATA, type="image", content_type="image/png")
-    emu.drop_after("img_big", 2 * 256 * 1024)  # on a chunk boundary: the same on urllib3 1.26 and 2
+    boundary = 2 * client.download_settings.chunk_size  # the same on urllib3 1.26 and 2
+    emu.drop_after("img_big", boundary)
     result = client.download_resource(mid, "img_big", "image", tmp_path, checksum=True)
     assert result.sha256 == DIGEST
     assert result.path == str(tmp_path / "img_big.png")
-    assert ranges(emu) == [None, "bytes=%d-%d" % (2 * 256 * 1024, len(DATA) - 1)]
+    assert ranges(emu) == [None, "bytes=%d-%d" % (boundary, len(DATA) - 1)]
 
 
 def test_the_connection_refused_mid_download_is_resumed(emu, client, served, tmp_path):
@@ -224,7 +247,7 @@ def test_resume_budget_exhausted_leaves_nothing(emu, served, tmp_path):
         with pytest.raises(fm.TransportError) as info:
             client.download_resource(served, "file_big", "file", target, overwrite=True)
     # 2.x hands over nothing of a short read, 1.26 every byte: 0 or 10 bytes per try
-    assert re.search(r"broke off 2 times at byte 1310(72|82|92) of %d" % len(DATA), str(info.value))
+    assert re.search(r"broke off 2 times in a row at byte 1310(72|82|92) of %d" % len(DATA), str(info.value))
     assert_untouched(tmp_path, target)
 
 

@@ -1,0 +1,169 @@
+"""Download benchmark: feishu_msgres against a plain requests loop (and lark-oapi if installed).
+
+    python bench/bench_download.py [--size-mb 100] [--rounds 5]
+
+Starts the emulator in its own process with one resource of --size-mb, then runs each
+contender in a fresh process, round after round in alternating order, and prints the median
+wall time and peak RSS of each, side by side with the baseline (a plain ``requests`` streaming
+loop, the code a user would write by hand). Every run writes a new file on tmpfs (/dev/shm
+where there is one) and removes it, so disk writeback does not drown the figures. Then it
+times ``import feishu_msgres`` against ``import requests`` the same way.
+
+Targets (default settings, no checksum): wall time within 1.15x of the baseline, peak RSS
+under 40 MiB, import within 1.3x of ``import requests``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APP_ID, APP_SECRET, FILE_KEY = "cli_bench", "bench-secret", "file_bench"
+
+# Each contender runs as: python bench_download.py --run NAME URL MESSAGE_ID PATH
+CONTENDERS = ["requests loop (baseline)", "feishu_msgres -> path", "feishu_msgres -> file object",
+              "feishu_msgres -> path, checksum", "lark-oapi"]
+
+
+def serve(size_mb: int) -> None:
+    """The emulator process: prints its URL and message id, serves until stdin closes."""
+    from feishu_msgres.testing import FeishuEmulator
+
+    data = os.urandom(size_mb * 1024 * 1024)
+    with FeishuEmulator(app_id=APP_ID, app_secret=APP_SECRET) as emu:
+        mid = emu.add_message("file", {"file_key": FILE_KEY, "file_name": "bench.bin"})
+        emu.add_resource(mid, FILE_KEY, data, filename="bench.bin")
+        print(json.dumps({"url": emu.url, "message_id": mid}), flush=True)
+        sys.stdin.read()
+
+
+def run_one(name: str, url: str, mid: str, path: str) -> None:
+    """One measured download in this (fresh) process; prints wall seconds and peak RSS."""
+    import resource
+
+    # Imports stay out of the timed part: they are measured on their own below.
+    import requests
+
+    if name.startswith("feishu_msgres"):
+        import feishu_msgres
+    elif name == "lark-oapi":
+        import lark_oapi as lark
+        from lark_oapi.api.im.v1 import GetMessageResourceRequest
+
+    started = time.perf_counter()
+    if name == "requests loop (baseline)":
+        with requests.Session() as session:
+            token = session.post(url + "/open-apis/auth/v3/tenant_access_token/internal",
+                                 json={"app_id": APP_ID, "app_secret": APP_SECRET}).json()["tenant_access_token"]
+            with session.get("%s/open-apis/im/v1/messages/%s/resources/%s" % (url, mid, FILE_KEY),
+                             params={"type": "file"}, headers={"Authorization": "Bearer " + token},
+                             stream=True) as response:
+                response.raise_for_status()
+                with open(path, "wb") as out:
+                    for chunk in response.iter_content(1024 * 1024):
+                        out.write(chunk)
+    elif name.startswith("feishu_msgres"):
+        with feishu_msgres.Client(APP_ID, APP_SECRET, base_url=url) as client:
+            if name.endswith("file object"):
+                with open(path, "wb") as out:
+                    client.download_resource(mid, FILE_KEY, "file", out)
+            else:
+                client.download_resource(mid, FILE_KEY, "file", path, checksum=name.endswith("checksum"))
+    elif name == "lark-oapi":
+        client = lark.Client.builder().app_id(APP_ID).app_secret(APP_SECRET).domain(url) \
+            .log_level(lark.LogLevel.ERROR).build()
+        request = GetMessageResourceRequest.builder().message_id(mid).file_key(FILE_KEY).type("file").build()
+        response = client.im.v1.message_resource.get(request)
+        if not response.success():
+            raise SystemExit("lark-oapi failed: %s %s" % (response.code, response.msg))
+        with open(path, "wb") as out:
+            out.write(response.file.read())
+    wall = time.perf_counter() - started
+    size = os.path.getsize(path)
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"wall": wall, "rss_mib": peak_kib / 1024.0, "size": size}))
+
+
+def time_import(module: str) -> float:
+    code = "import time; t = time.perf_counter(); import %s; print(time.perf_counter() - t)" % module
+    return float(subprocess.check_output([sys.executable, "-c", code]).decode())
+
+
+def have(module: str) -> bool:
+    return subprocess.call([sys.executable, "-c", "import " + module],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--import-rounds", type=int, default=30)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        return serve(args.size_mb)
+    if args.run:
+        return run_one(*args.run)
+
+    contenders = [c for c in CONTENDERS if c != "lark-oapi" or have("lark_oapi")]
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", "--size-mb", str(args.size_mb)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        info = json.loads(server.stdout.readline().decode())  # type: ignore[union-attr]
+        results = {c: [] for c in contenders}  # type: dict
+        for round_no in range(args.rounds):
+            order = contenders if round_no % 2 == 0 else contenders[::-1]
+            for name in order:
+                path = os.path.join(folder, "bench-%d-%d.bin" % (os.getpid(), time.monotonic_ns()))
+                try:
+                    out = subprocess.check_output([sys.executable, __file__, "--run", name, info["url"],
+                                                   info["message_id"], path])
+                finally:
+                    if os.path.exists(path):
+                        os.unlink(path)
+                result = json.loads(out.decode().strip().splitlines()[-1])
+                assert result["size"] == args.size_mb * 1024 * 1024, result
+                results[name].append(result)
+    finally:
+        server.stdin.close()  # type: ignore[union-attr]
+        server.wait()
+
+    print("Download of %d MiB from the emulator on loopback, to %s; median of %d alternating runs"
+          % (args.size_mb, folder, args.rounds))
+    print("%-34s %10s %9s %12s" % ("", "wall (s)", "vs base", "peak RSS"))
+    base = statistics.median(r["wall"] for r in results[contenders[0]])
+    for name in contenders:
+        wall = statistics.median(r["wall"] for r in results[name])
+        rss = statistics.median(r["rss_mib"] for r in results[name])
+        print("%-34s %10.3f %8.2fx %8.1f MiB" % (name, wall, wall / base, rss))
+
+    imports = {"requests": [], "feishu_msgres": []}  # type: dict
+    for _ in range(args.import_rounds):
+        for module in imports:
+            imports[module].append(time_import(module))
+    req, ours = (statistics.median(imports[m]) for m in ("requests", "feishu_msgres"))
+    print("\nImport, median of %d fresh processes each (alternating)" % args.import_rounds)
+    print("%-34s %10.1f ms" % ("import requests (baseline)", req * 1000))
+    print("%-34s %10.1f ms %8.2fx" % ("import feishu_msgres", ours * 1000, ours / req))
+
+    wall_ratio = statistics.median(r["wall"] for r in results["feishu_msgres -> path"]) / base
+    rss = max(statistics.median(r["rss_mib"] for r in results[n]) for n in contenders if n.startswith("feishu"))
+    print("\nTargets: wall %.2fx <= 1.15x: %s; peak RSS %.1f MiB < 40 MiB: %s; import %.2fx <= 1.3x: %s"
+          % (wall_ratio, _ok(wall_ratio <= 1.15), rss, _ok(rss < 40), ours / req, _ok(ours / req <= 1.3)))
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "MISSED"
+
+
+if __name__ == "__main__":
+    main()
