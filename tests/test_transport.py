@@ -71,8 +71,13 @@ def test_retries_zero_means_one_try(mock):
 
 
 class _Headers:
+    """A response as urllib3's Retry sees it (1.26 asks getheader(), 2.x headers.get())."""
+
     def __init__(self, headers):
         self.headers = headers
+
+    def getheader(self, name, default=None):
+        return self.headers.get(name, default)
 
 
 @pytest.mark.parametrize(
