@@ -20,7 +20,7 @@ from .errors import (
     TransportError,
     UnsupportedMessageError,
 )
-from .models import DownloadResult, Mention, Message, Resource, Sender
+from .models import DownloadResult, Mention, Message, Resource, ResourceDownload, Sender
 
 __all__ = [
     "APIError",
@@ -38,6 +38,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "Resource",
+    "ResourceDownload",
     "Sender",
     "TooLargeError",
     "TransportError",

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import IO, Optional, Union
+from typing import IO, Optional, Set, Union
 
+from ._names import split_ext
 from .errors import ConfigError, DestinationExistsError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -80,10 +81,19 @@ class _FileObject:
 
 
 class Target:
-    """Where a download goes: a file object, a file path, or an existing folder."""
+    """Where a download goes: a file object, a file path, or an existing folder.
 
-    def __init__(self, dest: Dest, overwrite: bool) -> None:
+    ``add_extension``: a path without an extension gets the one of the name the server
+    offers (or of its Content-Type). ``taken``: names already used in this folder by the
+    same batch; a name met again gets `` (2)``, `` (3)`` … before its extension.
+    """
+
+    def __init__(
+        self, dest: Dest, overwrite: bool, add_extension: bool = False, taken: Optional[Set[str]] = None
+    ) -> None:
         self.overwrite = overwrite
+        self.add_extension = add_extension
+        self.taken = taken
         self.file: Optional[IO[bytes]] = None
         self.folder: Optional[str] = None
         self.path: Optional[str] = None
@@ -115,6 +125,19 @@ class Target:
             return _FileObject(self.file)
         path = self.path
         if path is None:
-            path = os.path.join(self.folder or ".", name)
-            self.check_free(path)
+            path = os.path.join(self.folder or ".", self._unique(name))
+        elif self.add_extension and not split_ext(os.path.basename(path))[1]:
+            path += split_ext(name)[1]
+        self.check_free(path)
         return AtomicFile(path, self.overwrite)
+
+    def _unique(self, name: str) -> str:
+        if self.taken is None:
+            return name
+        stem, ext = split_ext(name)
+        candidate, n = name, 1
+        while candidate.lower() in self.taken:  # lower(): case-insensitive file systems
+            n += 1
+            candidate = "%s (%d)%s" % (stem, n, ext)
+        self.taken.add(candidate.lower())
+        return candidate

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+import functools
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import quote
 
 import requests
@@ -12,8 +13,8 @@ from urllib3.util.retry import Retry
 from ._files import Dest
 from .auth import BearerAuth, Secret, StaticToken, TokenManager, store_key
 from .download import MAX_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, RESUME_TRIES, DownloadSettings, Progress, download
-from .errors import TOKEN_INVALID_CODES, APIError, ConfigError
-from .models import DownloadResult, Message
+from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError
+from .models import DownloadResult, Message, Resource, ResourceDownload
 from .transport import environment_for, error_code_of, make_session, read_json, send
 
 PLATFORMS = {
@@ -162,7 +163,7 @@ class Client:
     def get_message(self, message_id: str, user_id_type: Optional[str] = None) -> Message:
         """The message, with its merge_forward children and downloadable resources."""
         params = {"user_id_type": user_id_type} if user_id_type else None
-        body = read_json(self.request("GET", MESSAGE_PATH % _path_id("message_id", message_id), params=params))
+        body = read_json(self.request("GET", MESSAGE_PATH % quote_id("message_id", message_id), params=params))
         data = body.get("data") or {}
         items = data.get("items") if isinstance(data, dict) else None
         if not items:
@@ -178,15 +179,18 @@ class Client:
         overwrite: bool = False,
         progress: Optional[Progress] = None,
         checksum: bool = False,
+        add_extension: bool = False,
+        _taken: Optional[Set[str]] = None,
     ) -> DownloadResult:
         """Download one image or file of a message to a file object, a path or a folder.
 
-        Files go in HTTP Range requests (a probe, then ``range_size`` pieces); images in one
-        GET. Breaks resume from the last byte; a path is only ever written whole.
+        Files go in HTTP Range requests (a probe, then ranges from ``range_size`` up);
+        images in one GET. Breaks resume from the last byte; a path is only ever written
+        whole. ``add_extension``: a path without an extension gets the server's.
         """
         if type not in RESOURCE_TYPES:
             raise ConfigError("type must be 'image' or 'file', not %r" % (type,))
-        path = RESOURCE_PATH % (_path_id("message_id", message_id), _path_id("file_key", file_key))
+        path = RESOURCE_PATH % (quote_id("message_id", message_id), quote_id("file_key", file_key))
 
         env = environment_for(self.session, self.base_url + path)
 
@@ -204,10 +208,53 @@ class Client:
             overwrite=overwrite,
             progress=progress,
             checksum=checksum,
+            add_extension=add_extension,
+            taken=_taken,
         )
 
+    def download_all(
+        self,
+        message_id: str,
+        dest_dir: Union[str, "os.PathLike[str]"],
+        overwrite: bool = False,
+        checksum: bool = True,
+        progress: Optional[Callable[[Resource, int, Optional[int]], None]] = None,
+    ) -> List[ResourceDownload]:
+        """Every resource of a message and of its merge_forward children, into ``dest_dir``.
 
-def _path_id(what: str, value: Any) -> str:
+        Each is tried, whatever became of the others: the API's refusals (234043 for
+        forwarded messages, say) and network failures are kept in the outcome, not raised.
+        Two resources with the same name never overwrite each other (``a (2).pdf``).
+        """
+        return list(self.iter_download_all(message_id, dest_dir, overwrite, checksum, progress))
+
+    def iter_download_all(
+        self,
+        message_id: str,
+        dest_dir: Union[str, "os.PathLike[str]"],
+        overwrite: bool = False,
+        checksum: bool = True,
+        progress: Optional[Callable[[Resource, int, Optional[int]], None]] = None,
+    ) -> Iterator[ResourceDownload]:
+        """``download_all``, yielding each outcome as soon as it is known."""
+        message = self.get_message(message_id)
+        folder = os.fspath(dest_dir)
+        os.makedirs(folder, exist_ok=True)
+        taken: Set[str] = set()
+        for res in (r for m in message.walk() for r in m.resources):
+            report = None if progress is None else functools.partial(progress, res)
+            try:
+                result = self.download_resource(
+                    res.message_id, res.file_key, res.type, folder,
+                    overwrite=overwrite, progress=report, checksum=checksum, _taken=taken,
+                )
+            except FeishuError as exc:
+                yield ResourceDownload(res, error=exc)
+            else:
+                yield ResourceDownload(res, result)
+
+
+def quote_id(what: str, value: Any) -> str:
     """An id checked and quoted for a URL path; bad ids are refused before any request."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError("%s must be a non-empty string" % what)

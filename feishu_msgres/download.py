@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Set, Tuple
 
 import attr
 import requests
@@ -274,9 +274,11 @@ def download(
     overwrite: bool = False,
     progress: Optional[Progress] = None,
     checksum: bool = False,
+    add_extension: bool = False,
+    taken: Optional[Set[str]] = None,
 ) -> DownloadResult:
     """Stream one resource to ``dest`` (a bad dest is refused before any request)."""
-    target = Target(dest, overwrite)
+    target = Target(dest, overwrite, add_extension, taken)
     return Transfer(open_response, file_key, target, ranged, settings, progress, checksum).run()
 
 

@@ -170,6 +170,14 @@ class Message:
         for child in self.children:
             yield from child.walk()
 
+    def to_dict(self) -> Dict[str, Any]:
+        """Plain JSON-ready data: times as ISO 8601 strings, children and resources as lists."""
+        return attr.asdict(self, filter=lambda a, _: a.name != "raw", value_serializer=_jsonable)
+
+
+def _jsonable(_inst: Any, _field: Any, value: Any) -> Any:
+    return value.isoformat() if isinstance(value, _dt.datetime) else value
+
 
 @attr.frozen
 class DownloadResult:
@@ -178,3 +186,36 @@ class DownloadResult:
     filename: Optional[str]  # the server's file name (made safe), None when it sent none
     path: Optional[str]  # where it was saved; None when written to a file object
     sha256: Optional[str] = None  # hex digest, with checksum=True
+
+
+@attr.frozen
+class ResourceDownload:
+    """What became of one resource in ``Client.download_all``: a result or an error."""
+
+    resource: Resource
+    result: Optional[DownloadResult] = None
+    error: Optional[Exception] = attr.field(default=None, eq=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> Dict[str, Any]:
+        """One JSON line of the command's output: the saved file, or the error."""
+        data: Dict[str, Any] = {
+            "message_id": self.resource.message_id,
+            "file_key": self.resource.file_key,
+            "type": self.resource.type,
+        }
+        if self.result is not None:
+            data.update(
+                saved_path=self.result.path,
+                size_bytes=self.result.size,
+                content_type=self.result.content_type,
+                sha256=self.result.sha256,
+            )
+        if self.error is not None:
+            data["error"] = str(self.error)
+            data["code"] = getattr(self.error, "code", None)
+            data["log_id"] = getattr(self.error, "log_id", None)
+        return data

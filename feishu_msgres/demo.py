@@ -1,0 +1,80 @@
+"""Sample chat content for ``feishu-msgres demo``: an emulator with one message of each kind.
+
+The bytes are real enough to open: a PNG that decodes, a PDF that renders, an MP4 header.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from typing import Dict, Tuple
+
+from .testing import FeishuEmulator
+
+
+def png(width: int = 64, height: int = 48, rgb: tuple = (51, 112, 255)) -> bytes:
+    """A valid PNG of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(row * height))
+            + chunk(b"IEND", b""))
+
+
+def pdf(text: str = "feishu_msgres demo") -> bytes:
+    """A one-page PDF that says ``text``."""
+    stream = ("BT /F1 24 Tf 72 720 Td (%s) Tj ET" % text).encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+def mp4(size: int) -> bytes:
+    """``size`` bytes that start like an MP4 (an ftyp box), the rest a repeating pattern."""
+    head = struct.pack(">I", 24) + b"ftypisom" + b"\x00\x00\x02\x00" + b"isomiso2"
+    body = bytes(range(256)) * (size // 256 + 1)
+    return (head + body)[:size]
+
+
+def sample_emulator() -> Tuple[FeishuEmulator, Dict[str, str]]:
+    """An emulator (not started) holding the sample chat, and the ids of its messages."""
+    emu = FeishuEmulator()
+    ids: Dict[str, str] = {}
+    ids["text"] = emu.add_message("text", {"text": "Quarterly numbers attached, see below"})
+    ids["image"] = emu.add_message("image", {"image_key": "img_v3_demo_chart"})
+    emu.add_resource(ids["image"], "img_v3_demo_chart", png(), type="image", content_type="image/png")
+    ids["file"] = emu.add_message("file", {"file_key": "file_v3_demo_report", "file_name": "季度报告.pdf"})
+    emu.add_resource(ids["file"], "file_v3_demo_report", pdf("Q3 report"), content_type="application/pdf",
+                     filename="季度报告.pdf")
+    ids["post"] = emu.add_message("post", {"title": "Launch notes", "content": [
+        [{"tag": "text", "text": "The new dashboard:"}, {"tag": "img", "image_key": "img_v3_demo_post"}],
+        [{"tag": "text", "text": "and the old one:"}, {"tag": "img", "image_key": "img_v3_demo_chart"}],
+    ]})
+    emu.add_resource(ids["post"], "img_v3_demo_post", png(rgb=(0, 180, 120)), type="image",
+                     content_type="image/png")
+    emu.add_resource(ids["post"], "img_v3_demo_chart", png(), type="image", content_type="image/png")
+    ids["media"] = emu.add_message("media", {"file_key": "file_v3_demo_video", "image_key": "img_v3_demo_cover",
+                                             "file_name": "会议录像.mp4", "duration": 8000})
+    emu.add_resource(ids["media"], "file_v3_demo_video", mp4(3 * 1024 * 1024 + 4321), content_type="video/mp4",
+                     filename="会议录像.mp4")
+    emu.add_resource(ids["media"], "img_v3_demo_cover", png(rgb=(240, 80, 40)), type="image",
+                     content_type="image/png")
+    ids["forward"] = emu.add_message("merge_forward", "Merged and Forwarded Message")
+    emu.add_message("image", {"image_key": "img_v3_demo_forwarded"}, upper_message_id=ids["forward"])
+    return emu, ids
