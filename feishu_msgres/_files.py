@@ -10,7 +10,7 @@ import os
 import secrets
 from typing import IO, Optional, Set, Union
 
-from ._names import split_ext
+from ._names import numbered, split_ext
 from .errors import ConfigError, DestinationExistsError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -25,7 +25,9 @@ class AtomicFile:
         self.path = path
         self.overwrite = overwrite
         folder, name = os.path.split(path)
-        self.temp_path = os.path.join(folder, ".%s.%s.part" % (name[:200], secrets.token_hex(4)))
+        # The name's first 200 bytes: with the 15 added, it stays under the usual 255-byte limit.
+        stem = name.encode("utf-8")[:200].decode("utf-8", "ignore")
+        self.temp_path = os.path.join(folder, ".%s.%s.part" % (stem, secrets.token_hex(4)))
         # O_EXCL: never write through a file or link that someone else put there;
         # mode 0o666 lets the umask decide, as for any file the user creates.
         fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
@@ -134,10 +136,9 @@ class Target:
     def _unique(self, name: str) -> str:
         if self.taken is None:
             return name
-        stem, ext = split_ext(name)
         candidate, n = name, 1
         while candidate.lower() in self.taken:  # lower(): case-insensitive file systems
             n += 1
-            candidate = "%s (%d)%s" % (stem, n, ext)
+            candidate = numbered(name, n)
         self.taken.add(candidate.lower())
         return candidate

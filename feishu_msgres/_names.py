@@ -121,10 +121,11 @@ def safe_filename(name: Optional[str]) -> Optional[str]:
     base = _UNSAFE_CHARS.sub("_", base).rstrip(". ")
     if base in ("", ".", ".."):
         return None
-    return _shorten(base)
+    return shorten(base)
 
 
-def _shorten(name: str) -> str:
+def shorten(name: str) -> str:
+    """``name`` cut to 255 UTF-8 bytes, keeping its extension."""
     if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
         return name
     stem, ext = split_ext(name)
@@ -132,6 +133,14 @@ def _shorten(name: str) -> str:
         stem, ext = name, ""
     budget = MAX_NAME_BYTES - len(ext.encode("utf-8"))
     return stem.encode("utf-8")[:budget].decode("utf-8", "ignore") + ext
+
+
+def numbered(name: str, n: int) -> str:
+    """``report (2).pdf`` for ``report.pdf``, the stem cut so that it stays within 255 bytes."""
+    stem, ext = split_ext(name)
+    suffix = " (%d)%s" % (n, ext)
+    room = MAX_NAME_BYTES - len(suffix.encode("utf-8"))
+    return stem.encode("utf-8")[:room].decode("utf-8", "ignore") + suffix
 
 
 def split_ext(name: str) -> Tuple[str, str]:
@@ -166,7 +175,7 @@ def choose_filename(
     ext = extension_for(content_type)
     if server_name:
         if not split_ext(server_name)[1] and ext:
-            return _shorten(server_name + ext), server_name
+            return shorten(server_name + ext), server_name
         return server_name, server_name
     fallback = safe_filename(file_key) or "resource"
-    return _shorten(fallback + ext), None
+    return shorten(fallback + ext), None

@@ -248,7 +248,7 @@ class Client:
                     res.message_id, res.file_key, res.type, folder,
                     overwrite=overwrite, progress=report, checksum=checksum, _taken=taken,
                 )
-            except FeishuError as exc:
+            except (FeishuError, OSError) as exc:  # OSError: the disk (full, no permission)
                 yield ResourceDownload(res, error=exc)
             else:
                 yield ResourceDownload(res, result)

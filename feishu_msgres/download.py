@@ -20,7 +20,7 @@ from ._names import choose_filename
 from ._ranges import check_content_range, next_range, range_header
 from .errors import ConfigError, IntegrityError, TransportError
 from .models import DownloadResult
-from .transport import RETRY_STATUSES, error_code_of, raise_for_error
+from .transport import BODY_ERRORS, RETRY_STATUSES, error_code_of, raise_for_error
 
 Progress = Callable[[int, Optional[int]], None]
 OpenResponse = Callable[[Dict[str, str]], requests.Response]
@@ -106,6 +106,7 @@ class Transfer:
         self.server_name: Optional[str] = None
         self.sink: Any = None
         self.counter: Optional[_Counter] = None
+        self.plain_only = False  # the server refused Range: every request is a plain GET
 
     @property
     def offset(self) -> int:
@@ -142,16 +143,20 @@ class Transfer:
         response = self.open_response({"Range": range_header(0, probe)} if self.ranged else {})
         if self.ranged and _refuses_range(response):
             response.close()
-            response = self.open_response({})  # one plain GET, as before ranges
+            self.plain_only = True  # resumes, too, must go without Range
+            response = self.open_response({})
         raise_for_error(response)
         self._start(response)
         if response.status_code == 206:
-            content_range = check_content_range(
-                response.headers.get("Content-Range"), (0, probe), None, _content_length(response)
-            )
-            if content_range.total is None:
+            try:
+                content_range = check_content_range(
+                    response.headers.get("Content-Range"), (0, probe), None, _content_length(response)
+                )
+                if content_range.total is None:
+                    raise IntegrityError("%s: the server's Content-Range gives no total size" % self.file_key)
+            except IntegrityError:
                 response.close()
-                raise IntegrityError("%s: the server's Content-Range gives no total size" % self.file_key)
+                raise
             self._set_total(content_range.total)
             return response, content_range.end
         self._set_total(_content_length(response))
@@ -184,19 +189,22 @@ class Transfer:
         Returns whether anything broke.
         """
         tries = 0
-        skip = 0
         broke = False
+        answer = (response, 0, end) if response is not None else None
         while True:
             before = self.offset
             try:
-                if response is None:
-                    response, skip = self._resume_at(self.offset, end)
-                    if response.status_code == 200:
-                        end = self.total  # the whole body is coming: take all of it
-                self._consume(response, end, skip)
-                return broke
+                if answer is None:
+                    answer = self._resume_at(self.offset, end)
+                response, skip, answer_end = answer
+                answer = None
+                if response.status_code == 200:
+                    end = answer_end = self.total  # the whole body is coming: take all of it
+                self._consume(response, answer_end, skip)
+                if end is None or self.offset >= end:
+                    return broke
+                tries = 0  # a shorter range than asked, whole: ask for the rest, no penalty
             except _Break as exc:
-                response = None
                 broke = True
                 tries = 1 if self.offset - before >= self.settings.chunk_size else tries + 1
                 if tries > self.settings.resume_tries:
@@ -208,10 +216,12 @@ class Transfer:
                     wait = min(10.0, self.settings.resume_backoff * 2 ** (tries - 2))
                     self.sleep(wait / 2 + random.uniform(0, wait / 2))
 
-    def _resume_at(self, offset: int, end: Optional[int]) -> Tuple[requests.Response, int]:
-        """A response for ``[offset, end)`` and how many of its leading bytes to skip."""
+    def _resume_at(self, offset: int, end: Optional[int]) -> Tuple[requests.Response, int, Optional[int]]:
+        """An answer for ``[offset, end)``: the response, how many leading bytes to skip, and
+        where its bytes end (a server may answer a shorter range than asked)."""
+        asked = (offset, end or self.total)
         try:
-            response = self.open_response({"Range": range_header(offset, end or self.total)})
+            response = self.open_response({} if self.plain_only else {"Range": range_header(*asked)})
         except TransportError as exc:
             raise _Break(str(exc)) from exc
         if response.status_code in RETRY_STATUSES:  # still failing after the transport's retries
@@ -219,18 +229,18 @@ class Transfer:
             raise _Break("HTTP %d" % response.status_code)
         raise_for_error(response)  # business errors: at once, never retried
         length = _content_length(response)
-        if response.status_code == 206:
+        if response.status_code == 206 and not self.plain_only:
             try:
-                check_content_range(response.headers.get("Content-Range"), (offset, end or self.total), self.total, length)
+                content_range = check_content_range(response.headers.get("Content-Range"), asked, self.total, length)
             except IntegrityError:
                 response.close()
                 raise
-            return response, 0
-        if response.status_code == 200:  # Range ignored this time: read from 0, skip what we have
+            return response, 0, content_range.end
+        if response.status_code == 200:  # no Range, or Range ignored: read from 0, skip what we have
             if self.total is not None and length is not None and length != self.total:
                 response.close()
                 raise IntegrityError("%s: the size changed from %d to %d" % (self.file_key, self.total, length))
-            return response, offset
+            return response, offset, self.total
         response.close()
         raise IntegrityError("%s: unexpected HTTP %d to a Range request" % (self.file_key, response.status_code))
 
@@ -251,7 +261,7 @@ class Transfer:
                         "%s: the server sent more than it declared (past byte %d)" % (self.file_key, end)
                     )
                 counter.write(chunk)
-        except requests.RequestException as exc:
+        except BODY_ERRORS as exc:
             raise _Break(_reason(exc)) from exc
         finally:
             response.close()

@@ -8,6 +8,7 @@ import random
 from typing import Any, Dict, Optional, Union
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -19,6 +20,9 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 # Every call this library makes is safe to repeat, the token POST included
 # (asking twice for a token returns the same one, or a fresh one).
 RETRY_METHODS = frozenset({"GET", "HEAD", "POST"})
+# What reading a streamed body can raise: requests wraps urllib3's errors since 2.28, but
+# older releases (still allowed) let some through, e.g. an SSLError in the middle of a body.
+BODY_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError)
 LOG_ID_HEADERS = ("X-Tt-Logid", "x-tt-logid", "X-Request-Id")
 ERROR_BODY_LIMIT = 64 * 1024
 
@@ -177,7 +181,7 @@ def _head(response: requests.Response) -> bytes:
         return bytes(cached)
     try:
         data = next(response.iter_content(ERROR_BODY_LIMIT), b"")
-    except (requests.RequestException, StopIteration):  # a broken body still leaves the status
+    except BODY_ERRORS:  # a broken body still leaves the status
         data = b""
     response._feishu_head = data  # type: ignore[attr-defined]
     return data

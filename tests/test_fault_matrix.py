@@ -254,3 +254,75 @@ def test_resume_budget_exhausted_leaves_nothing(emu, served, tmp_path):
 def test_download_settings_are_validated():
     with pytest.raises(fm.ConfigError):
         fm.Client("a", "b", range_size=0)
+
+
+def test_a_server_without_ranges_resumes_with_plain_gets(emu, client, served, tmp_path):
+    emu.refuse_range("file_big")  # 416 to every Range request
+    emu.drop_after("file_big", 2 * client.download_settings.chunk_size, after=1)  # the plain GET breaks
+    fetch(client, served, tmp_path)
+    assert ranges(emu) == ["bytes=0-%d" % (PROBE - 1), None, None]
+
+
+def test_a_server_that_answers_shorter_ranges_is_followed_without_penalty(emu, served, tmp_path):
+    slept = []
+    with emu.client(range_size=RANGE, resume_tries=1) as client:
+        emu.cap_ranges(64 * 1024, "file_big")
+        import feishu_msgres.download as engine
+
+        original = engine.time.sleep
+        engine.time.sleep = lambda s: slept.append(s)  # no break means no backoff
+        try:
+            fetch(client, served, tmp_path)
+        finally:
+            engine.time.sleep = original
+    starts = [int(r.split("=")[1].split("-")[0]) for r in ranges(emu)]
+    assert starts == list(range(0, len(DATA), 64 * 1024))  # each asks where the last answer ended
+    assert slept == []
+
+
+def test_a_refused_probe_content_range_closes_its_response(emu, client, served, tmp_path, monkeypatch):
+    opened = []
+    original = type(client).request
+
+    def recording(self, *args, **kwargs):
+        response = original(self, *args, **kwargs)
+        opened.append(response)
+        return response
+
+    monkeypatch.setattr(type(client), "request", recording)
+    emu.wrong_content_range("file_big")
+    with pytest.raises(fm.IntegrityError):
+        client.download_resource(served, "file_big", "file", tmp_path / "x")
+    assert opened and all(r.raw.closed for r in opened)
+
+
+def test_urllib3_errors_from_a_body_are_resumed_like_any_break(emu, client, served, tmp_path, monkeypatch):
+    # requests < 2.28 lets some urllib3 errors (an SSLError mid-body) out of iter_content
+    import requests
+    import urllib3
+
+    original = requests.Response.iter_content
+    failed = []
+
+    def flaky(self, chunk_size=1, decode_unicode=False):
+        for n, chunk in enumerate(original(self, chunk_size, decode_unicode)):
+            if n == 1 and not failed:
+                failed.append(True)
+                raise urllib3.exceptions.SSLError("bad record mac")
+            yield chunk
+
+    monkeypatch.setattr(requests.Response, "iter_content", flaky)
+    fetch(client, served, tmp_path)
+    assert failed
+
+
+def test_very_long_server_names_still_download(emu, client, tmp_path):
+    name = "季" * 84 + ".pdf"  # 256 bytes of UTF-8: shortened to 255, its temp name too
+    mid = emu.add_message("post", {"content": [[{"tag": "img", "image_key": "img_a"}, {"tag": "img", "image_key": "img_b"}]]})
+    emu.add_resource(mid, "img_a", b"a", type="image", filename=name)
+    emu.add_resource(mid, "img_b", b"b", type="image", filename=name)
+    outcomes = client.download_all(mid, tmp_path)
+    assert [o.error for o in outcomes] == [None, None]
+    names = sorted(os.listdir(str(tmp_path)))
+    assert len(names) == 2 and all(len(n.encode("utf-8")) <= 255 and n.endswith(".pdf") for n in names)
+    assert any(n.endswith(" (2).pdf") for n in names)

@@ -126,3 +126,13 @@ def test_parse_content_disposition_never_raises(name, charset):
     header = "attachment; filename*=%s''%s" % (charset, quote(name, encoding=charset, errors="replace"))
     result = parse_content_disposition(header)
     assert result is None or isinstance(result, str)
+
+
+def test_numbered_names_stay_within_255_bytes():
+    from feishu_msgres._names import numbered
+
+    assert numbered("report.pdf", 2) == "report (2).pdf"
+    assert numbered("noext", 3) == "noext (3)"
+    long_name = safe_filename("季" * 84 + ".pdf")
+    second = numbered(long_name, 2)
+    assert second.endswith(" (2).pdf") and len(second.encode("utf-8")) <= 255

@@ -237,6 +237,15 @@ class FeishuEmulator:
         """Answer 200 with the whole body whatever Range asks (as some proxies do)."""
         self._add_fault("resource", file_key, times, after, ignore_range=True)
 
+    def refuse_range(self, file_key: Optional[str] = None, times: Optional[int] = None, after: int = 0) -> None:
+        """Answer 416 to any Range request (a server that cannot do ranges at all)."""
+        self._add_fault("resource", file_key, times, after, refuse_range=True)
+
+    def cap_ranges(self, size: int, file_key: Optional[str] = None, times: Optional[int] = None,
+                   after: int = 0) -> None:
+        """Answer at most ``size`` bytes to a Range request, as some CDNs do (a valid 206)."""
+        self._add_fault("resource", file_key, times, after, cap=size)
+
     def wrong_content_range(self, file_key: Optional[str] = None, times: Optional[int] = 1, shift: int = 1,
                             after: int = 0) -> None:
         """Serve the asked range but declare it ``shift`` bytes further on (a broken server)."""
@@ -433,10 +442,12 @@ class _Handler(BaseHTTPRequestHandler):
         status, start, end = 200, 0, len(data)
         wanted = self.headers.get("Range")
         if wanted and not faults.get("ignore_range"):
-            parsed = _parse_range(wanted, len(data))
+            parsed = None if faults.get("refuse_range") else _parse_range(wanted, len(data))
             if parsed is None:
                 return self._send(416, {"Content-Range": "bytes */%d" % len(data)})
             start, end = parsed
+            if "cap" in faults:
+                end = min(end, start + int(faults["cap"]))
             status = 206
             shift = int(faults.get("shift", 0))
             headers["Content-Range"] = "bytes %d-%d/%d" % (start + shift, end - 1 + shift, len(data))
