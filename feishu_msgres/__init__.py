@@ -5,6 +5,7 @@ This module only re-exports; each name lives in the module that owns it.
 __version__ = "0.1.0"
 
 from .client import Client
+from .ratelimit import RateLimiter
 from .errors import (
     APIError,
     AuthError,
@@ -20,6 +21,7 @@ from .errors import (
     TransportError,
     UnsupportedMessageError,
 )
+from .export import ExportProgress, ExportSummary
 from .models import DownloadResult, Mention, Message, Resource, ResourceDownload, Sender
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "ConfigError",
     "DestinationExistsError",
     "DownloadResult",
+    "ExportProgress",
+    "ExportSummary",
     "FeishuError",
     "IntegrityError",
     "InvalidRequestError",
@@ -37,6 +41,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimiter",
     "Resource",
     "ResourceDownload",
     "Sender",

@@ -6,8 +6,10 @@ Exit codes: 0 success, 2 usage error, 1 any other failure, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -40,6 +42,13 @@ EXAMPLES = {
 
 --output is relative; without an extension it gets the server's (photos/cat -> photos/cat.png).
 Without --output the server's file name is used, else the file_key plus an extension.""",
+    "export": """examples:
+  feishu-msgres export --chat-id oc_xxx --output-dir archive
+  feishu-msgres export --chat-id oc_xxx --output-dir archive --start-time 2024-01-01 --end-time 2024-06-30T23:59:59
+  feishu-msgres export --chat-id oc_xxx --output-dir archive --start-time 1704067200 --workers 8
+
+Run it again to resume: complete files are skipped, failed ones retried, new messages fetched.
+Times are ISO 8601 (a date alone is midnight, local time unless an offset is given) or epoch seconds.""",
     "download-all": """examples:
   feishu-msgres download-all --message-id om_xxx --output-dir attachments
   feishu-msgres download-all --message-id om_xxx --output-dir attachments | jq -r .saved_path""",
@@ -240,6 +249,53 @@ def run_download_all(client: Client, message_id: str, folder: str, overwrite: bo
     return failed
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    bar = ExportBar(sys.stderr) if _wants_progress(args) else None
+    with make_client(args) as client:
+        try:
+            summary = client.export_chat(args.chat_id, args.output_dir, start_time=args.start_time,
+                                         end_time=args.end_time, workers=args.workers, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+    emit({"output_dir": summary.dest_dir, "messages": summary.messages, "downloaded": summary.downloaded,
+          "skipped": summary.skipped, "failed": summary.failed, "bytes": summary.bytes})
+    if not summary.ok:
+        print("%s: %d resource(s) failed: see the lines with \"error\" in %s" % (
+            PROG, summary.failed, os.path.join(summary.dest_dir, "manifest.jsonl")), file=sys.stderr)
+        return 1
+    return 0
+
+
+class ExportBar(ProgressBar):
+    """Messages listed, files done / skipped / failed, bytes: one line on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__("export", stream)
+
+    def __call__(self, counts: Any) -> None:  # type: ignore[override]
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        text = "%d messages | files: %d done, %d skipped, %d failed, %d to go | %s" % (
+            counts.messages, counts.downloaded, counts.skipped, counts.failed, counts.pending, _size(counts.bytes))
+        self.stream.write("\r" + text + "\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+
+def parse_time(text: str) -> Any:
+    """``--start-time``: epoch seconds, or ISO 8601 (``2024-01-01``, ``2024-01-01T08:00:00+08:00``)."""
+    if re.match(r"^\d+(\.\d+)?$", text):
+        return float(text)
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a time: %r (use 2024-01-31, 2024-01-31T08:00:00+08:00 or epoch seconds)"
+                                         % text)
+
+
 def _outcome_line(outcome: ResourceDownload) -> Dict[str, Any]:
     data = outcome.to_dict()
     if data.get("saved_path"):
@@ -364,6 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--overwrite", action="store_true", help="replace an existing file")
     download.add_argument("--dry-run", action="store_true", help="print the request(s), send nothing")
     download.set_defaults(func=cmd_download)
+
+    export = sub("export", "export every attachment of a chat's history (resumable)", [connection])
+    export.add_argument("--chat-id", required=True, help="the chat (oc_...)")
+    export.add_argument("--output-dir", required=True, help="the export's folder (created if missing)")
+    export.add_argument("--start-time", type=parse_time, help="from this time (inclusive)")
+    export.add_argument("--end-time", type=parse_time, help="up to this time (inclusive)")
+    export.add_argument("--workers", type=int, default=4, help="downloads at once (default 4)")
+    export.set_defaults(func=cmd_export)
 
     every = sub("download-all", "download every resource of a message (and of forwarded ones)", [connection])
     every.add_argument("--message-id", required=True, help="the message (om_...)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import datetime
 import functools
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import quote
@@ -13,9 +14,11 @@ from urllib3.util.retry import Retry
 from ._files import Dest
 from .auth import BearerAuth, Secret, StaticToken, TokenManager, store_key
 from .download import MAX_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, RESUME_TRIES, DownloadSettings, Progress, download
+from .export import ExportProgress, ExportSummary, export_chat
 from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError
 from .models import DownloadResult, Message, Resource, ResourceDownload
-from .transport import environment_for, error_code_of, make_session, read_json, send
+from .ratelimit import RateLimiter
+from .transport import environment_for, error_code_of, make_session, read_json, retry_wait, send
 
 PLATFORMS = {
     "feishu": "https://open.feishu.cn",
@@ -25,6 +28,7 @@ RESOURCE_TYPES = ("image", "file")
 DEFAULT_TIMEOUT = (10.0, 60.0)
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 MESSAGE_PATH = "/open-apis/im/v1/messages/%s"
+LIST_PATH = "/open-apis/im/v1/messages"
 RESOURCE_PATH = "/open-apis/im/v1/messages/%s/resources/%s"
 # Characters no message id or file key holds, which would change the URL's meaning.
 _BAD_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
@@ -54,6 +58,7 @@ class Client:
         range_size: int = RANGE_SIZE,
         max_range_size: int = MAX_RANGE_SIZE,
         resume_tries: int = RESUME_TRIES,
+        rate_limit: Optional[Tuple[int, Optional[int]]] = (50, 1000),
     ) -> None:
         if platform not in PLATFORMS:
             raise ConfigError(
@@ -77,7 +82,10 @@ class Client:
             resume_tries=resume_tries,
         )
         self._own_session = session is None
-        self.session = session if session is not None else make_session(retries)
+        # Connections are opened on demand: a roomy pool costs nothing and serves export workers.
+        self.session = session if session is not None else make_session(retries, pool_maxsize=32)
+        # Requests per second and per minute (Feishu's documented 50/s and 1000/min); None: off.
+        self.rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
         self._token: Union[StaticToken, TokenManager]
         if user_access_token:
             self._token = StaticToken(user_access_token)
@@ -142,13 +150,23 @@ class Client:
         a new one fetched and the request sent once more."""
         kwargs.setdefault("timeout", self.timeout)
         url = self.base_url + path
-        response = send(self.session, method, url, auth=self._auth, **kwargs)
+        response = self._send(method, url, kwargs)
         if self._token_rejected(response, bool(kwargs.get("stream"))):
             used = self._auth.token_of(response.request)
             response.close()
             if used:
                 self._token.invalidate(used)
-            response = send(self.session, method, url, auth=self._auth, **kwargs)
+            response = self._send(method, url, kwargs)
+        return response
+
+    def _send(self, method: str, url: str, kwargs: Dict[str, Any]) -> requests.Response:
+        limiter = self.rate_limiter
+        if limiter is not None:
+            limiter.acquire()
+        response = send(self.session, method, url, auth=self._auth, **kwargs)
+        if limiter is not None and response.status_code == 429:
+            # Still throttled after the transport's retries: hold every thread back a while.
+            limiter.pause(retry_wait(response, default=1.0))
         return response
 
     def _token_rejected(self, response: requests.Response, stream: bool) -> bool:
@@ -159,6 +177,68 @@ class Client:
         return error_code_of(response) in TOKEN_INVALID_CODES
 
     # -- endpoints ----------------------------------------------------------------------
+
+    def iter_messages(
+        self,
+        container_id: str,
+        start_time: Union[None, int, float, datetime.datetime] = None,
+        end_time: Union[None, int, float, datetime.datetime] = None,
+        sort: str = "asc",
+        page_size: int = 50,
+        container_id_type: str = "chat",
+    ) -> Iterator[Message]:
+        """A chat's (or a thread's) history, page after page, as ``Message`` objects.
+
+        Times are datetimes (naive ones are local time) or epoch seconds, both inclusive;
+        Feishu filters threads by time not at all, so times with a thread are refused.
+        Recalled messages come through with ``deleted=True``.
+        """
+        if container_id_type not in ("chat", "thread"):
+            raise ConfigError("container_id_type must be 'chat' or 'thread', not %r" % (container_id_type,))
+        if sort not in ("asc", "desc"):
+            raise ConfigError("sort must be 'asc' or 'desc', not %r" % (sort,))
+        if not 1 <= page_size <= 50:
+            raise ConfigError("page_size must be between 1 and 50, not %r" % (page_size,))
+        if container_id_type == "thread" and (start_time is not None or end_time is not None):
+            raise ConfigError("Feishu does not filter threads by time: leave start_time and end_time out")
+        quote_id("container_id", container_id)
+        params: Dict[str, Any] = {
+            "container_id_type": container_id_type,
+            "container_id": container_id,
+            "sort_type": "ByCreateTimeAsc" if sort == "asc" else "ByCreateTimeDesc",
+            "page_size": page_size,
+        }
+        if start_time is not None:
+            params["start_time"] = str(epoch_seconds(start_time))
+        if end_time is not None:
+            params["end_time"] = str(epoch_seconds(end_time))
+        while True:
+            data = read_json(self.request("GET", LIST_PATH, params=params)).get("data") or {}
+            for item in data.get("items") or []:
+                if isinstance(item, dict):
+                    yield Message.from_api(item)
+            token = data.get("page_token")
+            if not data.get("has_more") or not token:
+                return
+            params["page_token"] = token
+
+    def export_chat(
+        self,
+        chat_id: str,
+        dest_dir: Union[str, "os.PathLike[str]"],
+        start_time: Union[None, int, float, datetime.datetime] = None,
+        end_time: Union[None, int, float, datetime.datetime] = None,
+        workers: int = 4,
+        max_rate: Optional[int] = None,
+        progress: Optional[Callable[[ExportProgress], None]] = None,
+    ) -> ExportSummary:
+        """Every attachment of a chat's history into ``dest_dir``, resumable.
+
+        ``workers`` threads share this client and its rate limit (``max_rate`` requests a
+        second for this export, else the client's). Layout, manifest and resuming: see
+        ``feishu_msgres.export``. A resource that fails is recorded and the export goes on.
+        """
+        return export_chat(self, chat_id, dest_dir, start_time, end_time, workers, max_rate, progress)
 
     def get_message(self, message_id: str, user_id_type: Optional[str] = None) -> Message:
         """The message, with its merge_forward children and downloadable resources."""
@@ -252,6 +332,15 @@ class Client:
                 yield ResourceDownload(res, error=exc)
             else:
                 yield ResourceDownload(res, result)
+
+
+def epoch_seconds(value: Union[int, float, datetime.datetime]) -> int:
+    """Whole seconds since the epoch, from a datetime (naive: local time) or a number."""
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    raise ConfigError("a time is a datetime or epoch seconds, not %r" % (value,))
 
 
 def quote_id(what: str, value: Any) -> str:

@@ -55,6 +55,12 @@ class FeishuRetry(Retry):
         return base / 2 + random.uniform(0, base / 2) if base > 0 else 0.0
 
 
+def retry_wait(response: requests.Response, default: float) -> float:
+    """The wait a throttled answer asks for (``x-ogw-ratelimit-reset``, ``Retry-After``)."""
+    wait = FeishuRetry().get_retry_after(response.raw) if response.raw is not None else None
+    return default if wait is None else wait
+
+
 def make_retry(total: int = 3, backoff_factor: float = 0.5) -> Retry:
     """The default policy: ``total`` tries more for connection errors, 408/429/5xx."""
     return FeishuRetry(

@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+LIST_PATH = "/open-apis/im/v1/messages"
 _MESSAGE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)$")
 _RESOURCE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)/resources/([^/]+)$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -80,6 +81,7 @@ class FeishuEmulator:
         self.app_secret = app_secret
         self.user_access_token = user_access_token
         self.token_lifetime = token_lifetime
+        self.latency = 0.0  # seconds added before every answer (a distant server)
         self.requests: List[Request] = []
         self._messages: Dict[str, Dict[str, Any]] = {}
         self._children: Dict[str, List[str]] = {}
@@ -346,6 +348,8 @@ class _Handler(BaseHTTPRequestHandler):
         match_msg, match_res = _MESSAGE.match(path), _RESOURCE.match(path)
         if path == TOKEN_PATH and self.command == "POST":
             kind = "token"
+        elif path == LIST_PATH and self.command == "GET":
+            kind = "list"
         elif match_res and self.command == "GET":
             kind, key = "resource", unquote(match_res.group(2))
         elif match_msg and self.command == "GET":
@@ -354,6 +358,8 @@ class _Handler(BaseHTTPRequestHandler):
         record = Request(self.command, path, query, dict(self.headers.items()), kind)
         with emu._lock:
             emu.requests.append(record)
+        if emu.latency:
+            time.sleep(emu.latency)
         faults = emu._faults_for(kind, key)
         if faults.get("hang_up"):
             return self._hang_up(bool(faults.get("reset")))
@@ -368,6 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(*denied)
         if kind == "message":
             return self._message(key or "")
+        if kind == "list":
+            return self._list(query)
         assert match_res is not None
         return self._resource(unquote(match_res.group(1)), key or "", query.get("type"), faults)
 
@@ -422,6 +430,35 @@ class _Handler(BaseHTTPRequestHandler):
             items.append(emu._messages[child])
             pending.extend(emu._children.get(child, []))
         self._json(200, {"code": 0, "msg": "success", "data": {"items": items}})
+
+    def _list(self, query: Dict[str, str]) -> None:
+        """The history of a chat or a thread: top-level messages only, paged."""
+        emu = self.emulator
+        kind, container = query.get("container_id_type"), query.get("container_id")
+        try:
+            page_size = int(query.get("page_size", "20"))
+            offset = int(query.get("page_token", "pt_0")[3:])
+            start = int(query["start_time"]) * 1000 if "start_time" in query else None
+            end = int(query["end_time"]) * 1000 + 999 if "end_time" in query else None
+        except ValueError:
+            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+        if kind not in ("chat", "thread") or not container or not 1 <= page_size <= 50 or (
+                kind == "thread" and (start is not None or end is not None)):
+            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+        field = "chat_id" if kind == "chat" else "thread_id"
+        with emu._lock:
+            items = [m for m in emu._messages.values()
+                     if m.get(field) == container and not m.get("upper_message_id")
+                     and (start is None or int(m["create_time"]) >= start)
+                     and (end is None or int(m["create_time"]) <= end)]
+        # sort() is stable: messages of the same millisecond keep the order they were added in
+        items.sort(key=lambda m: int(m["create_time"]), reverse=query.get("sort_type") == "ByCreateTimeDesc")
+        page = items[offset:offset + page_size]
+        more = offset + page_size < len(items)
+        data: Dict[str, Any] = {"has_more": more, "items": page}
+        if more:
+            data["page_token"] = "pt_%d" % (offset + page_size)
+        self._json(200, {"code": 0, "msg": "success", "data": data})
 
     def _resource(self, message_id: str, file_key: str, type_: Optional[str], faults: Dict[str, Any]) -> None:
         emu = self.emulator

@@ -1,0 +1,263 @@
+import datetime
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import feishu_msgres as fm
+from feishu_msgres.ratelimit import RateLimiter
+
+T0 = 1700000000  # epoch seconds of the first message
+
+
+def add_file(emu, n, name=None, size=1000, chat="oc_emulator", **kwargs):
+    key = "file_%d" % n
+    mid = emu.add_message("file", {"file_key": key, "file_name": name or "f%d.txt" % n}, chat_id=chat,
+                          create_time=(T0 + n) * 1000, **kwargs)
+    emu.add_resource(mid, key, bytes([n % 256]) * size, filename=name or "f%d.txt" % n)
+    return mid
+
+
+def manifest(folder):
+    with open(os.path.join(str(folder), "manifest.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def saved(folder):
+    found = []
+    for root, _dirs, names in os.walk(os.path.join(str(folder), "files")):
+        found += [os.path.join(root, n) for n in names]
+    return sorted(found)
+
+
+# -- iter_messages ------------------------------------------------------------------------------
+
+
+def test_iter_messages_follows_pages(emu, emu_client):
+    for n in range(10):
+        emu.add_message("text", {"text": str(n)}, create_time=(T0 + n) * 1000)
+    emu.add_message("text", {"text": "other chat"}, chat_id="oc_other")
+    assert [m.text for m in emu_client.iter_messages("oc_emulator", page_size=3)] == [str(n) for n in range(10)]
+    lists = [r for r in emu.requests if r.kind == "list"]
+    assert len(lists) == 4
+    assert lists[0].query == {"container_id_type": "chat", "container_id": "oc_emulator",
+                              "sort_type": "ByCreateTimeAsc", "page_size": "3"}
+    assert lists[1].query["page_token"] == "pt_3"
+
+
+def test_iter_messages_time_window_and_order(emu, emu_client):
+    for n in range(10):
+        emu.add_message("text", {"text": str(n)}, create_time=(T0 + n) * 1000)
+    start = datetime.datetime.fromtimestamp(T0 + 2, tz=datetime.timezone.utc)
+    got = emu_client.iter_messages("oc_emulator", start_time=start, end_time=T0 + 5, sort="desc")
+    assert [m.text for m in got] == ["5", "4", "3", "2"]
+    assert emu.requests[-1].query["start_time"] == str(T0 + 2)
+
+
+def test_iter_messages_in_a_thread_and_recalled_ones(emu, emu_client):
+    emu.add_message("text", {"text": "in thread"}, thread_id="omt_1")
+    emu.add_message("image", "", thread_id="omt_1", deleted=True)
+    got = list(emu_client.iter_messages("omt_1", container_id_type="thread"))
+    assert [m.deleted for m in got] == [False, True]
+    assert got[1].resources == ()
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"container_id_type": "thread", "start_time": 5}, {"sort": "newest"}, {"page_size": 51},
+    {"container_id_type": "user"}, {"start_time": "yesterday"}])
+def test_iter_messages_refuses_bad_arguments_before_any_request(emu, emu_client, kwargs):
+    with pytest.raises(fm.ConfigError):
+        list(emu_client.iter_messages("oc_emulator", **kwargs))
+    assert emu.count() == 0
+
+
+# -- the rate limiter -------------------------------------------------------------------------------
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 100.0
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def test_rate_limiter_per_second_and_minute():
+    t = FakeTime()
+    limiter = RateLimiter(5, 12, clock=t.clock, sleep=t.sleep)
+    times = []
+    for _ in range(13):
+        limiter.acquire()
+        times.append(t.now)
+    assert times[:5] == [100.0] * 5
+    assert times[5] > 101.0  # the sixth waits for the first second to pass
+    assert times[12] > 160.0  # the thirteenth waits for the first minute
+    for i in range(len(times)):
+        assert sum(1 for x in times if times[i] <= x < times[i] + 1) <= 5
+
+
+def test_rate_limiter_pause_holds_everyone():
+    t = FakeTime()
+    limiter = RateLimiter(50, None, clock=t.clock, sleep=t.sleep)
+    limiter.pause(3)
+    limiter.acquire()
+    assert t.now >= 103.0
+    with pytest.raises(ValueError):
+        RateLimiter(0)
+
+
+def test_the_rate_limit_holds_across_threads_over_sockets(emu, tmp_path):
+    for n in range(30):
+        add_file(emu, n, size=10)
+    with emu.client(rate_limit=(10, None)) as client:
+        summary = client.export_chat("oc_emulator", tmp_path, workers=8)
+    assert summary.downloaded == 30
+    times = sorted(r.time for r in emu.requests if r.kind in ("list", "message", "resource"))
+    worst = max(sum(1 for x in times if t <= x < t + 1.0) for t in times)
+    assert worst <= 10, worst
+
+
+def test_429_pauses_the_whole_client(emu, tmp_path):
+    add_file(emu, 1)
+    with emu.client(retries=0) as client:
+        emu.rate_limit("resource", times=1, reset=0.3)
+        started = time.monotonic()
+        with pytest.raises(fm.RateLimitError):
+            client.download_resource(emu.add_message("text", {}), "nope", "file", tmp_path)  # noqa - any request
+        client.get_message(add_file(emu, 2))
+        assert time.monotonic() - started >= 0.3
+
+
+# -- export_chat ------------------------------------------------------------------------------------
+
+
+def test_export_lays_out_files_manifest_and_messages(emu, emu_client, tmp_path):
+    for n in range(3):
+        add_file(emu, n, name="same.txt")
+    post = emu.add_message("post", {"content": [[{"tag": "img", "image_key": "img_a"},
+                                                 {"tag": "img", "image_key": "img_b"}]]},
+                           create_time=(T0 + 10) * 1000)
+    emu.add_resource(post, "img_a", b"a", type="image", filename="pic.png")
+    emu.add_resource(post, "img_b", b"b", type="image", filename="pic.png")
+    emu.add_message("text", {"text": "no attachment"}, create_time=(T0 + 11) * 1000)
+    emu.add_message("image", "", deleted=True, create_time=(T0 + 12) * 1000)
+    summary = emu_client.export_chat("oc_emulator", tmp_path, workers=3)
+    assert (summary.messages, summary.downloaded, summary.skipped, summary.failed) == (6, 5, 0, 0)
+    names = [os.path.relpath(p, str(tmp_path)) for p in saved(tmp_path)]
+    assert len(names) == 5 and len(set(names)) == 5
+    post_folder = [n for n in names if post in n]
+    assert sorted(os.path.basename(n) for n in post_folder) == ["pic (2).png", "pic.png"]
+    assert all(n.startswith(os.path.join("files", "2023-11-14_")) for n in names)
+    lines = manifest(tmp_path)
+    assert len(lines) == 5
+    for line in lines:
+        data = open(os.path.join(str(tmp_path), line["saved_path"]), "rb").read()
+        assert hashlib.sha256(data).hexdigest() == line["sha256"] and len(data) == line["size_bytes"]
+    with open(os.path.join(str(tmp_path), "messages.jsonl"), encoding="utf-8") as f:
+        messages = [json.loads(line) for line in f]
+    assert len(messages) == 6 and messages[-1]["deleted"] is True
+
+
+def test_failures_are_recorded_and_a_second_run_completes(emu, emu_client, tmp_path):
+    for n in range(4):
+        add_file(emu, n)
+    top = emu.add_message("merge_forward", "Merged and Forwarded Message", create_time=(T0 + 9) * 1000)
+    emu.add_message("image", {"image_key": "img_fw"}, upper_message_id=top, create_time=(T0 + 9) * 1000)
+    emu.fail("resource", 400, code=234037, msg="Downloaded file size exceeds limit.", key="file_2")
+    first = emu_client.export_chat("oc_emulator", tmp_path)
+    assert (first.downloaded, first.failed) == (3, 2)
+    errors = {line["file_key"]: line["code"] for line in manifest(tmp_path) if line.get("error")}
+    assert errors == {"file_2": 234037, "img_fw": 234043}
+    second = emu_client.export_chat("oc_emulator", tmp_path)
+    assert (second.messages, second.downloaded, second.skipped, second.failed) == (0, 1, 3, 1)
+    assert len(saved(tmp_path)) == 4
+
+
+def test_a_second_run_lists_only_new_messages(emu, emu_client, tmp_path):
+    for n in range(3):
+        add_file(emu, n)
+    emu_client.export_chat("oc_emulator", tmp_path)
+    add_file(emu, 7)
+    before = emu.count("resource")
+    second = emu_client.export_chat("oc_emulator", tmp_path)
+    assert (second.messages, second.downloaded, second.skipped) == (1, 1, 3)
+    assert emu.requests[[i for i, r in enumerate(emu.requests) if r.kind == "list"][-1]].query["start_time"] == str(T0 + 2)
+    assert emu.count("resource") - before == 1
+
+
+def test_a_lost_file_is_fetched_again(emu, emu_client, tmp_path):
+    add_file(emu, 1)
+    emu_client.export_chat("oc_emulator", tmp_path)
+    (path,) = saved(tmp_path)
+    with open(path, "wb") as f:
+        f.write(b"trunc")  # not the size the manifest says
+    assert emu_client.export_chat("oc_emulator", tmp_path).downloaded == 1
+    assert open(path, "rb").read() == bytes([1]) * 1000
+
+
+def test_another_chat_in_the_same_folder_is_refused(emu, emu_client, tmp_path):
+    add_file(emu, 1)
+    emu_client.export_chat("oc_emulator", tmp_path)
+    with pytest.raises(fm.ConfigError, match="another folder"):
+        emu_client.export_chat("oc_other", tmp_path)
+
+
+def _export_process(emu, folder, extra=()):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEISHU_")}
+    env.update(FEISHU_BASE_URL=emu.url, FEISHU_APP_ID=emu.app_id, FEISHU_APP_SECRET=emu.app_secret)
+    return subprocess.Popen([sys.executable, "-m", "feishu_msgres", "export", "--chat-id", "oc_emulator",
+                             "--output-dir", str(folder)] + list(extra), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def _wait_for_part(folder, proc):
+    deadline = time.monotonic() + 30
+    while True:
+        parts = [n for root, _d, names in os.walk(str(folder)) for n in names if n.endswith(".part")]
+        if parts:
+            return
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGKILL, -9)])
+def test_an_interrupted_export_leaves_nothing_taken_as_complete(emu, tmp_path, sig, code):
+    for n in range(3):
+        add_file(emu, n, size=2000)
+    add_file(emu, 5, size=400000)
+    emu.trickle("file_5", delay=0.05, block=4096, times=1)
+    proc = _export_process(emu, tmp_path, ["--workers", "1"])
+    _wait_for_part(tmp_path, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    if sig == signal.SIGINT:
+        assert not [p for p in saved(tmp_path) if p.endswith(".part")]
+    assert "file_5" not in {line["file_key"] for line in manifest(tmp_path)}
+    done = _export_process(emu, tmp_path)
+    out, err = done.communicate(timeout=60)
+    assert done.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["failed"] == 0 and summary["downloaded"] >= 1
+    files = saved(tmp_path)
+    assert len(files) == 4 and not any(p.endswith(".part") for p in files)
+    big = [p for p in files if "f5.txt" in p][0]
+    assert open(big, "rb").read() == bytes([5]) * 400000
+
+
+def test_export_command_exits_1_when_something_failed(emu, tmp_path):
+    add_file(emu, 1)
+    emu.fail("resource", 400, code=234038, msg="restricted", times=None)
+    proc = _export_process(emu, tmp_path)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert json.loads(out)["failed"] == 1
+    assert "manifest.jsonl" in err
