@@ -17,7 +17,8 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from . import __version__
-from .client import PLATFORMS, RESOURCE_PATH, TOKEN_PATH, Client, quote_id
+from .client import Client, quote_id
+from .platforms import PLATFORMS
 from .download import PROBE_SIZE
 from .errors import ConfigError, FeishuError
 from .models import Resource, ResourceDownload
@@ -171,7 +172,7 @@ def check_output(parser: argparse.ArgumentParser, output: Optional[str]) -> None
 
 def cmd_get(args: argparse.Namespace) -> int:
     if args.dry_run:
-        return _dry_run(args, "GET", _message_path(args.message_id),
+        return _dry_run(args, "GET", "message_path", (quote_id("message_id", args.message_id),),
                         {"user_id_type": args.user_id_type} if args.user_id_type else {}, {})
     with make_client(args) as client:
         message = client.get_message(args.message_id, user_id_type=args.user_id_type)
@@ -186,7 +187,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         headers = {"Accept-Encoding": "identity"}
         if args.type == "file":
             headers["Range"] = "bytes=0-%d" % (PROBE_SIZE - 1)
-        return _dry_run(args, "GET", RESOURCE_PATH % (args.message_id, args.file_key), {"type": args.type}, headers)
+        return _dry_run(args, "GET", "resource_path", (args.message_id, args.file_key), {"type": args.type}, headers)
     dest = _download_dest(args.output)
     with make_client(args) as client:
         bar = ProgressBar(args.file_key, sys.stderr) if _wants_progress(args) else None
@@ -303,11 +304,7 @@ def _outcome_line(outcome: ResourceDownload) -> Dict[str, Any]:
     return data
 
 
-def _message_path(message_id: str) -> str:
-    return "/open-apis/im/v1/messages/%s" % quote_id("message_id", message_id)
-
-
-def _dry_run(args: argparse.Namespace, method: str, path: str, query: Dict[str, str],
+def _dry_run(args: argparse.Namespace, method: str, endpoint: str, ids: Tuple[str, ...], query: Dict[str, str],
              headers: Dict[str, str]) -> int:
     """Print the requests a command would send, tokens and secrets as ***; send nothing."""
     app_id, secret, user_token = _credentials(args)
@@ -315,10 +312,15 @@ def _dry_run(args: argparse.Namespace, method: str, path: str, query: Dict[str, 
     platform = args.platform or os.environ.get("FEISHU_PLATFORM") or "feishu"
     if platform not in PLATFORMS:
         raise ConfigError("unknown platform %r (choose one of: %s)" % (platform, ", ".join(sorted(PLATFORMS))))
-    base_url = (args.base_url or os.environ.get("FEISHU_BASE_URL") or PLATFORMS[platform]).rstrip("/")
+    spec = PLATFORMS[platform]
+    base_url = (args.base_url or os.environ.get("FEISHU_BASE_URL") or spec.base_url).rstrip("/")
+    template = getattr(spec, endpoint)
+    if template is None:
+        raise ConfigError("the %s platform documents no endpoint for this" % platform)
+    path = template % ids
     sent: List[Dict[str, Any]] = []
     if identity == "bot":
-        sent.append({"method": "POST", "url": base_url + TOKEN_PATH, "query": {},
+        sent.append({"method": "POST", "url": base_url + spec.token_path, "query": {},
                      "body": {"app_id": app_id or "(FEISHU_APP_ID)", "app_secret": "***"}})
     sent.append({"method": method, "url": base_url + path, "query": query,
                  "headers": dict(headers, Authorization="Bearer ***")})
@@ -390,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--app-id", help="the app's id (FEISHU_APP_ID)")
     group.add_argument("--app-secret", help="the app's secret (FEISHU_APP_SECRET; prefer the variable)")
     group.add_argument("--user-access-token", help="act as a user (FEISHU_USER_ACCESS_TOKEN)")
-    group.add_argument("--platform", choices=sorted(PLATFORMS), help="feishu or lark (FEISHU_PLATFORM)")
+    group.add_argument("--platform", choices=sorted(PLATFORMS), help="feishu, lark or bosshi (FEISHU_PLATFORM)")
     group.add_argument("--base-url", help="another host, e.g. http://127.0.0.1:8080 (FEISHU_BASE_URL)")
     group.add_argument("--as", dest="identity", choices=("user", "bot"),
                        help="user: the user token; bot: the app's tenant token "

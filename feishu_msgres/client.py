@@ -16,20 +16,13 @@ from .auth import BearerAuth, Secret, StaticToken, TokenManager, store_key
 from .download import MAX_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, RESUME_TRIES, DownloadSettings, Progress, download
 from .export import ExportProgress, ExportSummary, export_chat
 from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError
+from .platforms import APP_TOKEN_PATH, PLATFORMS, STORE_TENANT_TOKEN_PATH
 from .models import DownloadResult, Message, Resource, ResourceDownload
 from .ratelimit import RateLimiter
 from .transport import environment_for, error_code_of, make_session, read_json, retry_wait, send
 
-PLATFORMS = {
-    "feishu": "https://open.feishu.cn",
-    "lark": "https://open.larksuite.com",
-}
 RESOURCE_TYPES = ("image", "file")
 DEFAULT_TIMEOUT = (10.0, 60.0)
-TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
-MESSAGE_PATH = "/open-apis/im/v1/messages/%s"
-LIST_PATH = "/open-apis/im/v1/messages"
-RESOURCE_PATH = "/open-apis/im/v1/messages/%s/resources/%s"
 # Characters no message id or file key holds, which would change the URL's meaning.
 _BAD_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 
@@ -50,6 +43,8 @@ class Client:
         platform: str = "feishu",
         base_url: Optional[str] = None,
         user_access_token: Optional[str] = None,
+        app_ticket: Optional[str] = None,
+        tenant_key: Optional[str] = None,
         token_store: Any = None,
         timeout: Union[float, Tuple[float, float]] = DEFAULT_TIMEOUT,
         retries: Union[int, Retry] = 3,
@@ -70,7 +65,8 @@ class Client:
                 "or user_access_token (FEISHU_USER_ACCESS_TOKEN)"
             )
         self.platform = platform
-        self.base_url = (base_url or PLATFORMS[platform]).rstrip("/")
+        self.spec = PLATFORMS[platform]
+        self.base_url = (base_url or self.spec.base_url).rstrip("/")
         if not re.match(r"^https?://[^/]+", self.base_url):
             raise ConfigError("base_url must start with http:// or https://, got %r" % self.base_url)
         self.app_id = app_id
@@ -87,8 +83,12 @@ class Client:
         # Requests per second and per minute (Feishu's documented 50/s and 1000/min); None: off.
         self.rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
         self._token: Union[StaticToken, TokenManager]
+        self._app_ticket: Optional[Secret] = None
+        self.tenant_key = tenant_key
         if user_access_token:
             self._token = StaticToken(user_access_token)
+        elif tenant_key is not None or app_ticket is not None:
+            self._setup_store_app(app_id, app_secret, app_ticket, tenant_key, token_store)
         else:
             assert app_id and app_secret
             self._app_secret = Secret(app_secret)
@@ -98,6 +98,34 @@ class Client:
                 store=token_store,
             )
         self._auth = BearerAuth(self._token)
+
+    def _setup_store_app(self, app_id: Optional[str], app_secret: Optional[str], app_ticket: Optional[str],
+                         tenant_key: Optional[str], token_store: Any) -> None:
+        """A store (ISV) app: app_access_token from the app_ticket, then the tenant's token;
+        each cached under its own key."""
+        if not self.spec.store_apps:
+            raise ConfigError("store apps (app_ticket, tenant_key) exist on feishu and lark only")
+        if not (app_id and app_secret and tenant_key):
+            raise ConfigError("a store app needs app_id, app_secret, app_ticket and tenant_key")
+        self._app_secret = Secret(app_secret)
+        self.app_ticket = app_ticket
+        self._app_token = TokenManager(
+            self._fetch_app_token, store_key("aat", self.base_url, app_id, app_secret), store=token_store
+        )
+        self._token = TokenManager(
+            self._fetch_store_tenant_token,
+            store_key("tat-" + tenant_key, self.base_url, app_id, app_secret),
+            store=token_store,
+        )
+
+    @property
+    def app_ticket(self) -> Optional[str]:
+        """The store app's app_ticket (Feishu pushes a new one hourly): settable on a live client."""
+        return self._app_ticket.reveal() if self._app_ticket is not None else None
+
+    @app_ticket.setter
+    def app_ticket(self, value: Optional[str]) -> None:
+        self._app_ticket = Secret(value) if value else None
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Client":
@@ -132,18 +160,36 @@ class Client:
     # -- HTTP ---------------------------------------------------------------------------
 
     def _fetch_tenant_token(self) -> Tuple[str, float]:
-        response = send(
-            self.session,
-            "POST",
-            self.base_url + TOKEN_PATH,
-            json={"app_id": self.app_id, "app_secret": self._app_secret.reveal()},
-            timeout=self.timeout,
-        )
-        body = read_json(response)
-        token = body.get("tenant_access_token")
+        body = {"app_id": self.app_id, "app_secret": self._app_secret.reveal()}
+        return self._post_for_token(self.spec.token_path, body, "tenant_access_token")
+
+    def _fetch_app_token(self) -> Tuple[str, float]:
+        if self._app_ticket is None:
+            raise ConfigError("a store app needs its app_ticket: set client.app_ticket (Feishu pushes it hourly)")
+        body = {"app_id": self.app_id, "app_secret": self._app_secret.reveal(), "app_ticket": self.app_ticket}
+        return self._post_for_token(APP_TOKEN_PATH, body, "app_access_token")
+
+    def _fetch_store_tenant_token(self) -> Tuple[str, float]:
+        app_token = self._app_token.get()
+        body = {"app_access_token": app_token, "tenant_key": self.tenant_key}
+        try:
+            return self._post_for_token(STORE_TENANT_TOKEN_PATH, body, "tenant_access_token")
+        except APIError as exc:
+            if exc.code not in TOKEN_INVALID_CODES:
+                raise
+            self._app_token.invalidate(app_token)  # the app token went stale: once more with a new one
+            body["app_access_token"] = self._app_token.get()
+            return self._post_for_token(STORE_TENANT_TOKEN_PATH, body, "tenant_access_token")
+
+    def _post_for_token(self, path: str, body: Dict[str, Any], field: str) -> Tuple[str, float]:
+        response = send(self.session, "POST", self.base_url + path, json=body, timeout=self.timeout)
+        answer = read_json(response)
+        if self.spec.token_in_data and isinstance(answer.get("data"), dict):
+            answer = answer["data"]
+        token = answer.get(field)
         if not isinstance(token, str) or not token:
-            raise APIError(None, "the token answer holds no tenant_access_token", http_status=response.status_code)
-        return token, float(body.get("expire") or 7200)
+            raise APIError(None, "the token answer holds no %s" % field, http_status=response.status_code)
+        return token, float(answer.get("expire") or 7200)
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """Send an authenticated request; a token the server calls invalid is dropped,
@@ -168,6 +214,14 @@ class Client:
             # Still throttled after the transport's retries: hold every thread back a while.
             limiter.pause(retry_wait(response, default=1.0))
         return response
+
+    def _documented(self, which: str, what: str) -> str:
+        path = getattr(self.spec, which)
+        if path is None:
+            raise ConfigError(
+                "the %s platform documents no endpoint for %s; if your gateway passes Feishu's own "
+                "paths through, use platform='feishu' with its base_url" % (self.platform, what))
+        return str(path)
 
     def _token_rejected(self, response: requests.Response, stream: bool) -> bool:
         if not isinstance(self._token, TokenManager):
@@ -202,6 +256,7 @@ class Client:
         if container_id_type == "thread" and (start_time is not None or end_time is not None):
             raise ConfigError("Feishu does not filter threads by time: leave start_time and end_time out")
         quote_id("container_id", container_id)
+        list_path = self._documented("list_path", "chat history")
         params: Dict[str, Any] = {
             "container_id_type": container_id_type,
             "container_id": container_id,
@@ -213,7 +268,7 @@ class Client:
         if end_time is not None:
             params["end_time"] = str(epoch_seconds(end_time))
         while True:
-            data = read_json(self.request("GET", LIST_PATH, params=params)).get("data") or {}
+            data = read_json(self.request("GET", list_path, params=params)).get("data") or {}
             for item in data.get("items") or []:
                 if isinstance(item, dict):
                     yield Message.from_api(item)
@@ -243,9 +298,12 @@ class Client:
     def get_message(self, message_id: str, user_id_type: Optional[str] = None) -> Message:
         """The message, with its merge_forward children and downloadable resources."""
         params = {"user_id_type": user_id_type} if user_id_type else None
-        body = read_json(self.request("GET", MESSAGE_PATH % quote_id("message_id", message_id), params=params))
-        data = body.get("data") or {}
-        items = data.get("items") if isinstance(data, dict) else None
+        path = self.spec.message_path % quote_id("message_id", message_id)
+        data = read_json(self.request("GET", path, params=params)).get("data") or {}
+        items = None
+        if isinstance(data, dict):
+            # Feishu: {"items": [message, children...]}; BOSS Hi: the message itself
+            items = data.get("items") if "items" in data else ([data] if data.get("message_id") else None)
         if not items:
             raise APIError(None, "the answer for %s holds no message" % message_id)
         return Message.from_items(items)
@@ -270,7 +328,8 @@ class Client:
         """
         if type not in RESOURCE_TYPES:
             raise ConfigError("type must be 'image' or 'file', not %r" % (type,))
-        path = RESOURCE_PATH % (quote_id("message_id", message_id), quote_id("file_key", file_key))
+        path = self._documented("resource_path", "message resources") % (
+            quote_id("message_id", message_id), quote_id("file_key", file_key))
 
         env = environment_for(self.session, self.base_url + path)
 

@@ -87,6 +87,7 @@ _CODES: Dict[int, Tuple[Type[APIError], str]] = {
     # tokens and credentials (general error codes)
     10003: (AuthError, "Check FEISHU_APP_ID"),
     10014: (AuthError, "Check FEISHU_APP_SECRET"),
+    10012: (AuthError, "The store app's app_ticket is invalid: use the latest one Feishu pushed"),
     99991661: (AuthError, "The request carried no access token"),
     99991663: (AuthError, "The access token is invalid or expired"),
     99991668: (AuthError, "The user access token is invalid or expired"),

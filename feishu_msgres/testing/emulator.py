@@ -18,6 +18,10 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 LIST_PATH = "/open-apis/im/v1/messages"
+APP_TOKEN_PATH = "/open-apis/auth/v3/app_access_token"  # store (ISV) apps
+STORE_TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token"
+BOSSHI_TOKEN_PATH = "/open-apis/auth/tenant_access_token/internal"
+_BOSSHI_MESSAGE = re.compile(r"^/open-apis/im/messages/([^/]+)$")
 _MESSAGE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)$")
 _RESOURCE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)/resources/([^/]+)$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -76,7 +80,15 @@ class FeishuEmulator:
         token_lifetime: int = 7200,
         host: str = "127.0.0.1",
         port: int = 0,
+        dialect: str = "feishu",
+        app_ticket: str = "ticket-emulator",
+        tenant_keys: Tuple[str, ...] = ("tk_emulator",),
     ) -> None:
+        if dialect not in ("feishu", "bosshi"):
+            raise ValueError("dialect is 'feishu' (also Lark) or 'bosshi'")
+        self.dialect = dialect
+        self.app_ticket = app_ticket  # what a store app must present (Feishu pushes it hourly)
+        self.tenant_keys = set(tenant_keys)  # tenants that installed the store app
         self.app_id = app_id
         self.app_secret = app_secret
         self.user_access_token = user_access_token
@@ -128,6 +140,7 @@ class FeishuEmulator:
         if "user_access_token" not in kwargs:
             kwargs.setdefault("app_id", self.app_id)
             kwargs.setdefault("app_secret", self.app_secret)
+        kwargs.setdefault("platform", self.dialect)
         return Client(base_url=self.url, **kwargs)
 
     # -- content --------------------------------------------------------------------------
@@ -280,10 +293,10 @@ class FeishuEmulator:
                     merged.update(fault.action)
         return merged
 
-    def _issue_token(self) -> str:
+    def _issue_token(self, prefix: str = "t-") -> str:
         with self._lock:
             self._counter += 1
-            token = "t-emulator-%06d" % self._counter
+            token = "%semulator-%06d" % (prefix, self._counter)
             self._tokens[token] = time.time() + self.token_lifetime
         return token
 
@@ -298,6 +311,29 @@ class FeishuEmulator:
         if expires is None or expires < time.time():
             return 400, 99991663, "Invalid access token for authorization"
         return None
+
+
+def _route(dialect: str, method: str, path: str) -> Tuple[str, Optional[str], Any]:
+    """(kind, key, resource match) of a request in this dialect; kind "unknown" if none."""
+    if dialect == "bosshi":
+        match = _BOSSHI_MESSAGE.match(path)
+        if method == "POST" and path == BOSSHI_TOKEN_PATH:
+            return "token", None, None
+        if method == "GET" and match:
+            return "message", unquote(match.group(1)), None
+        return "unknown", None, None
+    tokens = {TOKEN_PATH: "token", APP_TOKEN_PATH: "app_token", STORE_TOKEN_PATH: "store_token"}
+    if method == "POST" and path in tokens:
+        return tokens[path], None, None
+    match_res = _RESOURCE.match(path)
+    match_msg = _MESSAGE.match(path)
+    if method == "GET" and path == LIST_PATH:
+        return "list", None, None
+    if method == "GET" and match_res:
+        return "resource", unquote(match_res.group(2)), match_res
+    if method == "GET" and match_msg:
+        return "message", unquote(match_msg.group(1)), None
+    return "unknown", None, None
 
 
 def _handler_for(emu: FeishuEmulator) -> Callable[..., BaseHTTPRequestHandler]:
@@ -344,17 +380,8 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
-        kind, key = "unknown", None
-        match_msg, match_res = _MESSAGE.match(path), _RESOURCE.match(path)
-        if path == TOKEN_PATH and self.command == "POST":
-            kind = "token"
-        elif path == LIST_PATH and self.command == "GET":
-            kind = "list"
-        elif match_res and self.command == "GET":
-            kind, key = "resource", unquote(match_res.group(2))
-        elif match_msg and self.command == "GET":
-            kind, key = "message", unquote(match_msg.group(1))
         emu = self.emulator
+        kind, key, match_res = _route(emu.dialect, self.command, path)
         record = Request(self.command, path, query, dict(self.headers.items()), kind)
         with emu._lock:
             emu.requests.append(record)
@@ -365,8 +392,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._hang_up(bool(faults.get("reset")))
         if "status" in faults:
             return self._fault_answer(faults)
-        if kind == "token":
-            return self._token(raw_body)
+        if kind in ("token", "app_token", "store_token"):
+            return self._token(kind, raw_body)
         if kind == "unknown":
             return self._json(404, {"code": 404, "msg": "no such endpoint in the emulator"})
         denied = emu._token_error(self.headers.get("Authorization"))
@@ -384,16 +411,22 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Tt-Logid", "emu%08d" % len(self.emulator.requests))
+        if self.emulator.dialect == "feishu":  # BOSS Hi puts a traceId in the body instead
+            self.send_header("X-Tt-Logid", "emu%08d" % len(self.emulator.requests))
         self.end_headers()
         self.wfile.write(body)
 
     def _json(self, status: int, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+        if self.emulator.dialect == "bosshi":
+            body = dict(body, success=body.get("code") == 0, traceId="emu-trace-%d" % len(self.emulator.requests))
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         self._send(status, dict(headers or {}, **{"Content-Type": "application/json; charset=utf-8"}), data)
 
     def _error(self, status: int, code: int, msg: str, headers: Optional[Dict[str, str]] = None) -> None:
-        self._json(status, {"code": code, "msg": msg, "error": {"log_id": "emu-log-%d" % code}}, headers)
+        body: Dict[str, Any] = {"code": code, "msg": msg}
+        if self.emulator.dialect == "feishu":
+            body["error"] = {"log_id": "emu-log-%d" % code}
+        self._json(status, body, headers)
 
     def _fault_answer(self, fault: Dict[str, Any]) -> None:
         if fault.get("code") is not None:
@@ -405,16 +438,31 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- endpoints --------------------------------------------------------------------------
 
-    def _token(self, raw_body: bytes) -> None:
+    def _token(self, kind: str, raw_body: bytes) -> None:
         emu = self.emulator
         try:
             body = json.loads(raw_body.decode("utf-8"))
         except ValueError:
             body = {}
+        if kind == "store_token":  # a store app's tenant token: its app token and the tenant
+            if emu._token_error("Bearer " + str(body.get("app_access_token"))):
+                return self._error(400, 99991663, "app access token invalid")
+            if body.get("tenant_key") not in emu.tenant_keys:
+                return self._error(400, 10005, "tenant_key is invalid: the app is not installed there")
+            return self._json(200, {"code": 0, "msg": "ok", "tenant_access_token": emu._issue_token(),
+                                    "expire": emu.token_lifetime})
         if body.get("app_id") != emu.app_id:
             return self._error(400, 10003, "invalid param: app_id")
         if body.get("app_secret") != emu.app_secret:
             return self._error(400, 10014, "app secret invalid")
+        if kind == "app_token":
+            if body.get("app_ticket") != emu.app_ticket:
+                return self._error(400, 10012, "app_ticket is invalid")
+            return self._json(200, {"code": 0, "msg": "ok", "app_access_token": emu._issue_token("a-"),
+                                    "expire": emu.token_lifetime})
+        if emu.dialect == "bosshi":  # the token nested under "data"
+            return self._json(200, {"code": 0, "data": {"tenant_access_token": emu._issue_token(),
+                                                        "expire": emu.token_lifetime - 60}})
         self._json(200, {"code": 0, "msg": "ok", "tenant_access_token": emu._issue_token(),
                          "expire": emu.token_lifetime})
 
@@ -423,6 +471,12 @@ class _Handler(BaseHTTPRequestHandler):
         item = emu._messages.get(message_id)
         if item is None:
             return self._error(400, 230001, "Your request contains an invalid request parameter.")
+        if emu.dialect == "bosshi":  # one message, directly in data; camelCase sender
+            sender = item.get("sender") or {}
+            data = dict(item, chat_id=item.get("chat_id"), upper_message_id=item.get("upper_message_id"), sender={
+                "id": sender.get("id"), "idType": sender.get("id_type"), "senderType": sender.get("sender_type"),
+                "tenantKey": sender.get("tenant_key")})
+            return self._json(200, {"code": 0, "msg": "操作成功", "data": data})
         items = [item]
         pending = list(emu._children.get(message_id, []))
         while pending:
