@@ -117,7 +117,7 @@ def test_store_app_tokens_over_sockets(emu):
 def test_store_app_ticket_can_be_updated_live(emu):
     mid = emu.add_message("text", {"text": "hi"})
     with emu.client(app_ticket="stale-ticket", tenant_key="tk_emulator") as client:
-        with pytest.raises(fm.APIError) as info:
+        with pytest.raises(fm.AuthError) as info:
             client.get_message(mid)
         assert info.value.code == 10012
         client.app_ticket = emu.app_ticket  # the hourly event brought a new one
