@@ -19,7 +19,7 @@ from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError
 from .platforms import APP_TOKEN_PATH, PLATFORMS, STORE_TENANT_TOKEN_PATH
 from .models import DownloadResult, Message, Resource, ResourceDownload
 from .ratelimit import RateLimiter
-from .transport import environment_for, error_code_of, make_session, read_json, retry_wait, send
+from .transport import environment_for, log, error_code_of, make_session, read_json, retry_wait, send
 
 RESOURCE_TYPES = ("image", "file")
 DEFAULT_TIMEOUT = (10.0, 60.0)
@@ -200,6 +200,7 @@ class Client:
         if self._token_rejected(response, bool(kwargs.get("stream"))):
             used = self._auth.token_of(response.request)
             response.close()
+            log.debug("%s %s: the token was rejected; fetching a new one and sending once more", method, path)
             if used:
                 self._token.invalidate(used)
             response = self._send(method, url, kwargs)

@@ -20,7 +20,7 @@ from ._names import choose_filename
 from ._ranges import check_content_range, next_range, range_header
 from .errors import ConfigError, IntegrityError, TransportError
 from .models import DownloadResult
-from .transport import BODY_ERRORS, RETRY_STATUSES, error_code_of, raise_for_error
+from .transport import BODY_ERRORS, RETRY_STATUSES, error_code_of, log, raise_for_error
 
 Progress = Callable[[int, Optional[int]], None]
 OpenResponse = Callable[[Dict[str, str]], requests.Response]
@@ -212,6 +212,8 @@ class Transfer:
                         "%s: the download broke off %d times in a row at byte %d of %s; last: %s"
                         % (self.file_key, tries, self.offset, self.total or "?", exc)
                     ) from exc.__cause__
+                log.debug("%s: broke off at byte %d of %s (%s); resuming", self.file_key, self.offset,
+                          self.total or "?", exc)
                 if tries > 1:  # the first resume goes at once: most breaks are one-offs
                     wait = min(10.0, self.settings.resume_backoff * 2 ** (tries - 2))
                     self.sleep(wait / 2 + random.uniform(0, wait / 2))

@@ -4,7 +4,9 @@ reading of API responses into JSON or typed errors. The only module that knows u
 from __future__ import annotations
 
 import json
+import logging
 import random
+import time
 from typing import Any, Dict, Optional, Union
 
 import requests
@@ -14,6 +16,10 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from .errors import APIError, TransportError, api_error, error_from_body, parse_code
+
+# Debug lines for every request: method, path (never the query: presigned URLs carry
+# signatures there), status, log id, duration; and every retry. Never a token or a secret.
+log = logging.getLogger("feishu_msgres")
 
 # Statuses worth another try: timeouts, throttling, and a gateway or server in trouble.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -49,6 +55,14 @@ class FeishuRetry(Retry):
         if wait is None:
             wait = super().get_retry_after(response)
         return None if wait is None else min(wait, self.max_wait)
+
+    def increment(self, method: Optional[str] = None, url: Optional[str] = None, *args: Any,
+                  **kwargs: Any) -> Retry:
+        new = super().increment(method, url, *args, **kwargs)  # raises when the tries are spent
+        response, error = kwargs.get("response"), kwargs.get("error")
+        cause = ("HTTP %s" % response.status) if response is not None else type(error).__name__
+        log.debug("retry %s %s after %s (tries left: %s)", method, _path(url or ""), cause, new.total)
+        return new
 
     def get_backoff_time(self) -> float:
         base = float(super().get_backoff_time())
@@ -109,14 +123,26 @@ def send(
 ) -> requests.Response:
     """``session.request`` (with ``env``: prepare and send, skipping the environment read),
     with network failures turned into TransportError."""
+    started = time.perf_counter()
     try:
         if env is None:
-            return session.request(method, url, **kwargs)
-        timeout, stream = kwargs.pop("timeout", None), kwargs.pop("stream", False)
-        prepared = session.prepare_request(requests.Request(method, url, **kwargs))
-        return session.send(prepared, timeout=timeout, stream=stream, allow_redirects=True, **env)
+            response = session.request(method, url, **kwargs)
+        else:
+            timeout, stream = kwargs.pop("timeout", None), kwargs.pop("stream", False)
+            prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+            response = session.send(prepared, timeout=timeout, stream=stream, allow_redirects=True, **env)
     except requests.RequestException as exc:
+        log.debug("%s %s failed after %.0f ms: %s", method, _path(url), _ms(started), _reason(exc))
         raise TransportError("%s %s failed: %s" % (method, _path(url), _reason(exc))) from exc
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s -> %s in %.0f ms%s%s", method, _path(url), response.status_code, _ms(started),
+                  " (log_id %s)" % log_id_of(response) if log_id_of(response) else "",
+                  " %s" % response.request.headers.get("Range") if response.request.headers.get("Range") else "")
+    return response
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
 def log_id_of(response: requests.Response) -> Optional[str]:

@@ -157,3 +157,27 @@ def test_a_read_timeout_is_a_transport_error(emu):
 
     with pytest.raises(fm.TransportError):
         client.download_resource(mid, "file_slow", "file", io.BytesIO())
+
+
+def test_debug_logs_name_every_request_and_retry_but_no_secret(emu, caplog):
+    import logging
+
+    mid = emu.add_message("file", {"file_key": "file_l"})
+    emu.add_resource(mid, "file_l", b"z" * 300000)
+    emu.fail("message", 503, times=1)
+    emu.drop_after("file_l", 1000, after=1)
+    caplog.set_level(logging.DEBUG, logger="feishu_msgres")
+    with emu.client(retries=make_retry(2, backoff_factor=0)) as client:
+        client.get_message(mid)
+        emu.expire_tokens()
+        import io
+
+        client.download_resource(mid, "file_l", "file", io.BytesIO())
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("feishu_msgres"))
+    assert "POST %s/open-apis/auth/v3/tenant_access_token/internal -> 200" % emu.url in text
+    assert "GET %s/open-apis/im/v1/messages/%s -> 200" % (emu.url, mid) in text
+    assert "retry GET /open-apis/im/v1/messages/%s after HTTP 503" % mid in text
+    assert "token was rejected" in text
+    assert "log_id emu" in text and " ms" in text
+    assert "bytes=0-131071" in text and "resuming" in text
+    assert emu.app_secret not in text and "t-emulator" not in text and "Bearer" not in text
