@@ -5,7 +5,7 @@ message, the HTTP status and the log id, so ``str()`` always names all four.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple, Type
+from typing import Any, Dict, Mapping, Optional, Tuple, Type, Union
 
 
 class FeishuError(Exception):
@@ -29,11 +29,12 @@ class IntegrityError(FeishuError):
 
 
 class APIError(FeishuError):
-    """The server refused the request. ``code`` is None when the body was not the API's JSON."""
+    """The server refused the request. ``code`` is an int (Feishu), a string (DingTalk,
+    object stores), or None when the body was not the API's JSON."""
 
     def __init__(
         self,
-        code: Optional[int],
+        code: Union[int, str, None],
         msg: str,
         log_id: Optional[str] = None,
         http_status: Optional[int] = None,

@@ -1,0 +1,412 @@
+"""A DingTalk emulator: the robot-file API and the object store behind it, on loopback.
+
+It speaks ``POST /v1.0/oauth2/accessToken`` and ``POST /v1.0/robot/messageFiles/download``
+with DingTalk's string error codes and ``requestid``, and serves the presigned URLs it hands
+out itself (``/oss/<object>.file?Expires=…&OSSAccessKeyId=…&Signature=…``) the way OSS does:
+Range, XML errors, 403 for an expired URL. Standard library only; every request is recorded
+with its headers, so tests can check that the file host never sees the access token.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .emulator import Request, _disposition, _parse_range, _Server
+
+TOKEN_PATH = "/v1.0/oauth2/accessToken"
+DOWNLOAD_PATH = "/v1.0/robot/messageFiles/download"
+TOKEN_HEADER = "x-acs-dingtalk-access-token"
+OSS_PREFIX = "/oss/"
+_BLOCK = 64 * 1024
+_OSS_ERROR = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>%s</Code>\n  <Message>%s</Message>\n'
+    "  <RequestId>%s</RequestId>\n  <HostId>oss-emulator</HostId>\n</Error>\n"
+)
+
+
+class DingTalkRequest(Request):
+    """One request the emulator received; ``json`` is its parsed body (API calls) and
+    ``request_id`` the ``requestid`` it was answered with."""
+
+    def __init__(self, *args: Any, json_body: Any = None, request_id: str = "") -> None:
+        super().__init__(*args)
+        self.json = json_body
+        self.request_id = request_id
+
+
+class _Fault:
+    def __init__(self, kind: str, times: Optional[int], after: int, action: Dict[str, Any]) -> None:
+        self.kind = kind
+        self.times = times  # None: for ever
+        self.after = after  # matching requests to let through first
+        self.action = action
+
+    def take(self, kind: str) -> bool:
+        if self.times == 0 or self.kind != kind:
+            return False
+        if self.after > 0:
+            self.after -= 1
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
+
+
+class DingTalkEmulator:
+    """``with DingTalkEmulator() as emu: emu.add_file("code", b"…", "image/png"); emu.client()``.
+
+    Request kinds (for ``count`` and the faults): ``token``, ``download_url`` (the
+    messageFiles/download call), ``file`` (the object store) and ``unknown``.
+    """
+
+    def __init__(
+        self,
+        app_key: str = "ding_emulator",
+        app_secret: str = "emulator-secret",
+        robot_code: str = "robot_emulator",
+        token_lifetime: int = 7200,
+        url_lifetime: int = 3600,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.app_key = app_key
+        self.app_secret = app_secret
+        self.robot_code = robot_code
+        self.token_lifetime = token_lifetime
+        self.url_lifetime = url_lifetime
+        self.requests: List[DingTalkRequest] = []
+        self._files: Dict[str, Dict[str, Any]] = {}  # download code -> file
+        self._objects: Dict[str, Dict[str, Any]] = {}  # object name -> file
+        self._signatures: Dict[str, Tuple[str, bool]] = {}  # signature -> (object, expired)
+        self._tokens: Dict[str, float] = {}
+        self._faults: List[_Fault] = []
+        self._lock = threading.Lock()
+        self._server = _Server((host, port), _handler_for(self))
+        self._thread: Optional[threading.Thread] = None
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return "http://%s:%d" % (host, port)
+
+    def start(self) -> "DingTalkEmulator":
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="dingtalk-emulator", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> "DingTalkEmulator":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def client(self, **kwargs: Any) -> Any:
+        """A ``feishu_msgres.dingtalk.DingTalkClient`` for this emulator."""
+        from ..dingtalk import DingTalkClient
+
+        kwargs.setdefault("app_key", self.app_key)
+        kwargs.setdefault("app_secret", self.app_secret)
+        kwargs.setdefault("robot_code", self.robot_code)
+        return DingTalkClient(base_url=self.url, **kwargs)
+
+    # -- content --------------------------------------------------------------------------
+
+    def add_file(
+        self,
+        download_code: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        robot_code: Optional[str] = None,
+        filename: Optional[str] = None,
+    ) -> str:
+        """Register the file a robot message's ``download_code`` gives (to ``robot_code``,
+        by default the emulator's robot). ``filename`` adds a Content-Disposition, which
+        DingTalk's store does not send. Returns the object's name on the file host."""
+        name = secrets.token_urlsafe(18).replace("-", "x").replace("_", "y")
+        item = {
+            "data": data,
+            "content_type": content_type,
+            "robot_code": robot_code or self.robot_code,
+            "filename": filename,
+            "object": name,
+        }
+        with self._lock:
+            self._files[download_code] = item
+            self._objects[name] = item
+        return name
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def _add_fault(self, kind: str, times: Optional[int], after: int, **action: Any) -> None:
+        with self._lock:
+            self._faults.append(_Fault(kind, times, after, action))
+
+    def fail(
+        self,
+        kind: str = "download_url",
+        status: int = 500,
+        code: str = "ServiceUnavailable",
+        message: str = "emulated failure",
+        times: Optional[int] = 1,
+        after: int = 0,
+    ) -> None:
+        """Answer the next ``times`` API calls of ``kind`` (``token``, ``download_url``) with
+        ``status`` and DingTalk's JSON error ``code`` (``Throttling.Api`` with 429, say)."""
+        self._add_fault(kind, times, after, status=status, code=code, message=message)
+
+    def fail_file(self, times: Optional[int] = 1, status: int = 503, after: int = 0,
+                  code: str = "ServiceUnavailable", message: str = "emulated failure") -> None:
+        """Answer the next ``times`` file requests with ``status`` and an OSS XML error
+        (403 says AccessDenied, as an expired URL does)."""
+        if status == 403 and code == "ServiceUnavailable":
+            code, message = "AccessDenied", "Request has expired."
+        self._add_fault("file", times, after, status=status, code=code, message=message)
+
+    def drop_after(self, nbytes: int, times: Optional[int] = 1, reset: bool = False, after: int = 0) -> None:
+        """Send a file's headers and ``nbytes`` of its body, then close (``reset``: RST)."""
+        self._add_fault("file", times, after, drop_after=nbytes, reset=reset)
+
+    def expire_urls(self) -> None:
+        """Every download URL handed out so far answers 403 AccessDenied from now on."""
+        with self._lock:
+            for signature, (name, _) in list(self._signatures.items()):
+                self._signatures[signature] = (name, True)
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far becomes invalid (401 InvalidAuthentication)."""
+        with self._lock:
+            self._tokens.clear()
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def count(self, kind: Optional[str] = None) -> int:
+        return sum(1 for r in self.requests if kind is None or r.kind == kind)
+
+    def of_kind(self, kind: str) -> List[DingTalkRequest]:
+        return [r for r in self.requests if r.kind == kind]
+
+    # -- serving (called from the handler) ------------------------------------------------
+
+    def _fault_for(self, kind: str) -> Dict[str, Any]:
+        """The faults for this request, merged; each fault counts every matching request
+        (its ``after``), the first of each sort of action wins."""
+        merged: Dict[str, Any] = {}
+        with self._lock:
+            for fault in self._faults:
+                if not any(k in merged for k in fault.action) and fault.take(kind):
+                    merged.update(fault.action)
+        return merged
+
+    def _issue_token(self) -> str:
+        token = "dt-emulator-" + secrets.token_hex(8)
+        with self._lock:
+            self._tokens[token] = time.time() + self.token_lifetime
+        return token
+
+    def _token_valid(self, token: Optional[str]) -> bool:
+        with self._lock:
+            expires = self._tokens.get(token or "")
+        return expires is not None and expires > time.time()
+
+    def _sign_url(self, item: Dict[str, Any]) -> str:
+        signature = secrets.token_urlsafe(21)
+        with self._lock:
+            self._signatures[signature] = (item["object"], False)
+        expires = int(time.time()) + self.url_lifetime
+        return "%s%s%s.file?Expires=%d&OSSAccessKeyId=LTAIemulator&Signature=%s" % (
+            self.url, OSS_PREFIX, item["object"], expires, signature
+        )
+
+
+def _handler_for(emu: DingTalkEmulator) -> Callable[..., BaseHTTPRequestHandler]:
+    class Handler(_Handler):
+        emulator = emu
+
+    return Handler
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: DingTalkEmulator
+    protocol_version = "HTTP/1.1"
+    server_version = "DingTalkEmulator/1"
+    disable_nagle_algorithm = True  # as in the Feishu emulator: no delayed-ACK stalls
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
+        pass
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        path = split.path
+        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw_body.decode("utf-8")) if raw_body else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        kind = "unknown"
+        if path == TOKEN_PATH and self.command == "POST":
+            kind = "token"
+        elif path == DOWNLOAD_PATH and self.command == "POST":
+            kind = "download_url"
+        elif path.startswith(OSS_PREFIX) and self.command == "GET":
+            kind = "file"
+        self.request_id = secrets.token_hex(16).upper()
+        emu = self.emulator
+        record = DingTalkRequest(self.command, path, query, dict(self.headers.items()), kind,
+                                 json_body=body, request_id=self.request_id)
+        with emu._lock:
+            emu.requests.append(record)
+        fault = emu._fault_for(kind)
+        if kind == "file":
+            return self._file(path, query, fault)
+        if "status" in fault:
+            return self._error(fault["status"], fault["code"], fault["message"])
+        if kind == "token":
+            return self._token(body if isinstance(body, dict) else {})
+        if kind == "download_url":
+            return self._download_url(body if isinstance(body, dict) else {})
+        return self._error(404, "NotFound", "no such endpoint in the emulator")
+
+    def _send(self, status: int, headers: Dict[str, str], body: bytes = b"") -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, body: Dict[str, Any]) -> None:
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self._send(status, {"Content-Type": "application/json;charset=utf-8",
+                            "x-acs-request-id": self.request_id}, data)
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        self._json(status, {"code": code, "message": message, "requestid": self.request_id})
+
+    def _oss_error(self, status: int, code: str, message: str) -> None:
+        body = (_OSS_ERROR % (code, message, self.request_id)).encode("utf-8")
+        self._send(status, {"Content-Type": "application/xml", "x-oss-request-id": self.request_id}, body)
+
+    # -- the API ----------------------------------------------------------------------------
+
+    def _token(self, body: Dict[str, Any]) -> None:
+        emu = self.emulator
+        if body.get("appKey") != emu.app_key or body.get("appSecret") != emu.app_secret:
+            return self._error(400, "invalidClientIdOrSecret", "Invalid clientId or clientSecret.")
+        self._json(200, {"accessToken": emu._issue_token(), "expireIn": emu.token_lifetime})
+
+    def _download_url(self, body: Dict[str, Any]) -> None:
+        emu = self.emulator
+        if not emu._token_valid(self.headers.get(TOKEN_HEADER)):
+            return self._error(401, "InvalidAuthentication", "Invalid or expired access token.")
+        robot, code = body.get("robotCode"), body.get("downloadCode")
+        if not robot:
+            return self._error(400, "invalidParameter.robotCode.empty", "The bot robotCode is empty.")
+        if not code:
+            return self._error(400, "invalidParameter.robotCode.empty", "The bot downloadCode is empty.")
+        item = emu._files.get(code)
+        if item is None:
+            return self._error(400, "invalidParameter.robotCode.downloadCode",
+                               "The download code is incorrect or has expired.")
+        if item["robot_code"] != robot:
+            return self._error(400, "invalidParameter.robotCode.auth",
+                               "This downloadCode does not match the bot robotCode.")
+        self._json(200, {"downloadUrl": emu._sign_url(item)})
+
+    # -- the object store -------------------------------------------------------------------
+
+    def _file(self, path: str, query: Dict[str, str], fault: Dict[str, Any]) -> None:
+        emu = self.emulator
+        if self.headers.get("Authorization"):
+            # OSS (like S3) refuses a second credential beside the query's signature.
+            return self._oss_error(400, "InvalidArgument", "Authorization header and query signature both present.")
+        if "status" in fault:
+            return self._oss_error(fault["status"], fault["code"], fault["message"])
+        name = unquote(path[len(OSS_PREFIX):])
+        if name.endswith(".file"):
+            name = name[: -len(".file")]
+        with emu._lock:
+            signed = emu._signatures.get(query.get("Signature", ""))
+        if signed is None or signed[0] != name:
+            return self._oss_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match.")
+        try:
+            expires = int(query.get("Expires", "0"))
+        except ValueError:
+            expires = 0
+        if signed[1] or expires < time.time():
+            return self._oss_error(403, "AccessDenied", "Request has expired.")
+        item = emu._objects[name]
+        data: bytes = item["data"]
+        headers = {"Content-Type": item["content_type"], "Accept-Ranges": "bytes",
+                   "x-oss-request-id": self.request_id}
+        if item["filename"]:
+            headers["Content-Disposition"] = _disposition(item["filename"])
+        status, start, end = 200, 0, len(data)
+        wanted = self.headers.get("Range")
+        if wanted:
+            parsed = _parse_range(wanted, len(data))
+            if parsed is None:
+                return self._send(416, {"Content-Range": "bytes */%d" % len(data)})
+            start, end = parsed
+            status = 206
+            headers["Content-Range"] = "bytes %d-%d/%d" % (start, end - 1, len(data))
+        self._stream(status, headers, data, start, end, fault)
+
+    def _stream(self, status: int, headers: Dict[str, str], data: bytes, start: int, end: int,
+                fault: Dict[str, Any]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(end - start))
+        self.end_headers()
+        limit = min(end, start + int(fault["drop_after"])) if "drop_after" in fault else end
+        view = memoryview(data)
+        try:
+            for pos in range(start, limit, _BLOCK):
+                self.wfile.write(view[pos:min(pos + _BLOCK, limit)])
+            self.wfile.flush()
+        except OSError:  # the client went away
+            self.close_connection = True
+            return
+        if limit < end:
+            self._hang_up(bool(fault.get("reset")))
+
+    def _hang_up(self, reset: bool) -> None:
+        self.close_connection = True
+        if reset:  # SO_LINGER 0: close() sends RST
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            try:
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
