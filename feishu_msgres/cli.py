@@ -50,6 +50,13 @@ Without --output the server's file name is used, else the file_key plus an exten
 
 Run it again to resume: complete files are skipped, failed ones retried, new messages fetched.
 Times are ISO 8601 (a date alone is midnight, local time unless an offset is given) or epoch seconds.""",
+    "dingtalk-download": """examples:
+  export DINGTALK_APP_KEY=ding... DINGTALK_APP_SECRET=... DINGTALK_ROBOT_CODE=ding...
+  feishu-msgres dingtalk-download --download-code "mIofN681YE3f..." --output files/
+  feishu-msgres dingtalk-download --download-code "mIofN681YE3f..." --output report.pdf
+
+--output is relative (no '..'); a folder (files/) gets the file's own name, with the extension of
+its Content-Type (DingTalk's URLs end in .file).""",
     "download-all": """examples:
   feishu-msgres download-all --message-id om_xxx --output-dir attachments
   feishu-msgres download-all --message-id om_xxx --output-dir attachments | jq -r .saved_path""",
@@ -219,6 +226,31 @@ def _download_dest(output: Optional[str]) -> str:
     if parent:
         os.makedirs(parent, exist_ok=True)
     return output
+
+
+def cmd_dingtalk_download(args: argparse.Namespace) -> int:
+    from .dingtalk import DingTalkClient
+
+    env = os.environ
+    app_key = args.app_key or env.get("DINGTALK_APP_KEY")
+    app_secret = args.app_secret or env.get("DINGTALK_APP_SECRET")
+    if not (app_key and app_secret):
+        raise ConfigError("no DingTalk credentials: set DINGTALK_APP_KEY and DINGTALK_APP_SECRET")
+    robot_code = args.robot_code or env.get("DINGTALK_ROBOT_CODE")
+    if not robot_code:
+        raise ConfigError("no robot code: set DINGTALK_ROBOT_CODE or pass --robot-code")
+    base_url = args.base_url or env.get("DINGTALK_BASE_URL") or "https://api.dingtalk.com"
+    dest = _download_dest(args.output)
+    with DingTalkClient(app_key, app_secret, robot_code, base_url=base_url) as client:
+        bar = ProgressBar("dingtalk file", sys.stderr) if _wants_progress(args) else None
+        try:
+            result = client.download(args.download_code, dest, overwrite=args.overwrite, progress=bar, checksum=True)
+        finally:
+            if bar is not None:
+                bar.close()
+    emit({"saved_path": os.path.normpath(result.path or ""), "size_bytes": result.size,
+          "content_type": result.content_type, "sha256": result.sha256})
+    return 0
 
 
 def cmd_download_all(args: argparse.Namespace) -> int:
@@ -431,6 +463,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--workers", type=int, default=4, help="downloads at once (default 4)")
     export.set_defaults(func=cmd_export)
 
+    ding = sub("dingtalk-download", "download the file of a DingTalk robot message (its downloadCode)")
+    ding.add_argument("--download-code", required=True, help="the callback's downloadCode")
+    ding.add_argument("--robot-code", help="the robot that got the message (DINGTALK_ROBOT_CODE)")
+    ding.add_argument("--output", required=True, help="relative path, or folder/ for the file's own name")
+    ding.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    ding.add_argument("--app-key", help="the app's key (DINGTALK_APP_KEY)")
+    ding.add_argument("--app-secret", help="the app's secret (DINGTALK_APP_SECRET; prefer the variable)")
+    ding.add_argument("--base-url", help="another host (DINGTALK_BASE_URL; default https://api.dingtalk.com)")
+    ding.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ding.set_defaults(func=cmd_dingtalk_download)
+
     every = sub("download-all", "download every resource of a message (and of forwarded ones)", [connection])
     every.add_argument("--message-id", required=True, help="the message (om_...)")
     every.add_argument("--output-dir", required=True, help="the folder to save into (created if missing)")
@@ -450,7 +493,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "download":
+    if args.command in ("download", "dingtalk-download"):
         check_output(parser, args.output)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:

@@ -277,3 +277,25 @@ def test_progress_bar_only_on_a_terminal(tmp_path, emu, chat, quiet):
         assert seen == b""
     else:
         assert b"100%" in seen and b"file_v" in seen
+
+
+def test_dingtalk_download_command(tmp_path):
+    from feishu_msgres.testing.dingtalk import DingTalkEmulator
+
+    with DingTalkEmulator() as ding:
+        ding.add_file("code-1", b"%PDF-1.4 dingtalk", content_type="application/pdf")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DINGTALK_")}
+        env.update(DINGTALK_APP_KEY=ding.app_key, DINGTALK_APP_SECRET=ding.app_secret,
+                   DINGTALK_ROBOT_CODE=ding.robot_code, DINGTALK_BASE_URL=ding.url)
+        done = run(["dingtalk-download", "--download-code", "code-1", "--output", "in/"], tmp_path, env)
+        assert done.returncode == 0, done.stderr
+        (out,) = lines(done.stdout)
+        assert out["saved_path"].startswith("in" + os.sep) and out["saved_path"].endswith(".pdf")
+        assert out["sha256"] == hashlib.sha256(b"%PDF-1.4 dingtalk").hexdigest()
+        done = run(["dingtalk-download", "--download-code", "code-1", "--output", "/abs.pdf"], tmp_path, env)
+        assert done.returncode == 2
+        done = run(["dingtalk-download", "--download-code", "nope", "--output", "x.pdf"], tmp_path, env)
+        assert done.returncode == 1 and "downloadCode" in done.stderr
+        env.pop("DINGTALK_APP_SECRET")
+        done = run(["dingtalk-download", "--download-code", "code-1", "--output", "y.pdf"], tmp_path, env)
+        assert done.returncode == 1 and "DINGTALK_APP_SECRET" in done.stderr
