@@ -5,7 +5,9 @@ This module only re-exports; each name lives in the module that owns it.
 __version__ = "0.1.0"
 
 from .client import Client
+from .dingtalk import DingTalkClient, RobotFile, robot_files
 from .ratelimit import RateLimiter
+from .resources import ResourceData, ResourceStream
 from .errors import (
     APIError,
     AuthError,
@@ -30,6 +32,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "DestinationExistsError",
+    "DingTalkClient",
     "DownloadResult",
     "ExportProgress",
     "ExportSummary",
@@ -43,10 +46,14 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "Resource",
+    "RobotFile",
+    "ResourceData",
     "ResourceDownload",
+    "ResourceStream",
     "Sender",
     "TooLargeError",
     "TransportError",
     "UnsupportedMessageError",
     "__version__",
+    "robot_files",
 ]

@@ -14,7 +14,7 @@ from ._names import numbered, split_ext
 from .errors import ConfigError, DestinationExistsError
 
 PathLike = Union[str, "os.PathLike[str]"]
-Dest = Union[PathLike, IO[bytes]]
+Dest = Union[PathLike, IO[bytes], None]
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
@@ -82,6 +82,11 @@ class _FileObject:
         pass
 
 
+class _Nowhere:
+    def write(self, data: bytes) -> None:
+        pass
+
+
 class Target:
     """Where a download goes: a file object, a file path, or an existing folder.
 
@@ -99,6 +104,9 @@ class Target:
         self.file: Optional[IO[bytes]] = None
         self.folder: Optional[str] = None
         self.path: Optional[str] = None
+        if dest is None:  # the bytes go to the caller only (Client.open_resource)
+            self.file = _Nowhere()
+            return
         if hasattr(dest, "write"):
             self.file = dest  # type: ignore[assignment]
             return

@@ -11,11 +11,21 @@ from urllib.parse import quote
 import requests
 from urllib3.util.retry import Retry
 
-from ._files import Dest
+from ._files import Dest, Target
 from .auth import BearerAuth, Secret, StaticToken, TokenManager, store_key
-from .download import MAX_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, RESUME_TRIES, DownloadSettings, Progress, download
+from .download import (
+    MAX_RANGE_SIZE,
+    PROBE_SIZE,
+    RANGE_SIZE,
+    RESUME_TRIES,
+    DownloadSettings,
+    OpenResponse,
+    Progress,
+    Transfer,
+)
+from .resources import ResourceData, ResourceStream
 from .export import ExportProgress, ExportSummary, export_chat
-from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError
+from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError, TooLargeError
 from .platforms import APP_TOKEN_PATH, PLATFORMS, STORE_TENANT_TOKEN_PATH
 from .models import DownloadResult, Message, Resource, ResourceDownload
 from .ratelimit import RateLimiter
@@ -327,11 +337,47 @@ class Client:
         images in one GET. Breaks resume from the last byte; a path is only ever written
         whole. ``add_extension``: a path without an extension gets the server's.
         """
+        opener = self._resource_opener(message_id, file_key, type)
+        target = Target(dest, overwrite, add_extension, _taken)  # a bad dest: refused before any request
+        return Transfer(opener, file_key, target, type == "file", self.download_settings, progress, checksum).run()
+
+    def open_resource(self, message_id: str, file_key: str, type: str,
+                      progress: Optional[Progress] = None, checksum: bool = False) -> ResourceStream:
+        """The resource as a ``ResourceStream`` of chunks, held nowhere: to pass on (a Django
+        ``StreamingHttpResponse``, an upload) in constant memory. The first request is sent
+        now, so ``content_type``, ``filename`` and ``size`` are there to set headers from."""
+        opener = self._resource_opener(message_id, file_key, type)
+        return ResourceStream(Transfer(opener, file_key, Target(None, False), type == "file",
+                                       self.download_settings, progress, checksum))
+
+    def iter_resource(self, message_id: str, file_key: str, type: str) -> Iterator[bytes]:
+        """The resource's bytes, chunk by chunk (``open_resource`` without the headers)."""
+        with self.open_resource(message_id, file_key, type) as stream:
+            yield from stream
+
+    def read_resource(self, message_id: str, file_key: str, type: str,
+                      max_bytes: int = 20 * 1024 * 1024) -> ResourceData:
+        """A small resource in memory, as ``ResourceData`` (bytes that know their content
+        type; an image shows itself in Jupyter). Over ``max_bytes``: ``TooLargeError``, with
+        nothing read past the first answer; use ``download_resource`` for those."""
+        with self.open_resource(message_id, file_key, type) as stream:
+            if stream.size is not None and stream.size > max_bytes:
+                raise TooLargeError(None, "%s is %d bytes, over max_bytes=%d: download it to a file instead"
+                                    % (file_key, stream.size, max_bytes))
+            data = bytearray()
+            for chunk in stream:
+                data += chunk
+                if len(data) > max_bytes:
+                    raise TooLargeError(None, "%s is over max_bytes=%d: download it to a file instead"
+                                        % (file_key, max_bytes))
+            return ResourceData(bytes(data), stream.content_type, stream.filename)
+
+    def _resource_opener(self, message_id: str, file_key: str, type: str) -> OpenResponse:
+        """``open_response(extra_headers)`` for one resource, after checking the arguments."""
         if type not in RESOURCE_TYPES:
             raise ConfigError("type must be 'image' or 'file', not %r" % (type,))
         path = self._documented("resource_path", "message resources") % (
             quote_id("message_id", message_id), quote_id("file_key", file_key))
-
         env = environment_for(self.session, self.base_url + path)
 
         def open_response(extra_headers: Dict[str, str]) -> requests.Response:
@@ -339,18 +385,7 @@ class Client:
             headers.update(extra_headers)
             return self.request("GET", path, params={"type": type}, headers=headers, stream=True, env=env)
 
-        return download(
-            open_response,
-            file_key,
-            dest,
-            ranged=type == "file",
-            settings=self.download_settings,
-            overwrite=overwrite,
-            progress=progress,
-            checksum=checksum,
-            add_extension=add_extension,
-            taken=_taken,
-        )
+        return open_response
 
     def download_all(
         self,

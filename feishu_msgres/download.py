@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from typing import Any, Callable, Dict, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Generator, Iterator, Optional, Set, Tuple
 
 import attr
 import requests
@@ -107,21 +107,31 @@ class Transfer:
         self.sink: Any = None
         self.counter: Optional[_Counter] = None
         self.plain_only = False  # the server refused Range: every request is a plain GET
+        self._first: Optional[Tuple[requests.Response, Optional[int]]] = None
 
     @property
     def offset(self) -> int:
         return self.counter.done if self.counter is not None else 0
 
+    def open(self) -> "Transfer":
+        """Send the first request: after it, the name, type and size are known."""
+        if self._first is None:
+            self._first = self._first_response()
+        return self
+
+    def chunks(self) -> Iterator[bytes]:
+        """The resource's bytes in order, each written to the sink before it is yielded."""
+        response, end = self.open()._first  # type: ignore[misc]
+        yield from self._transfer(end, response)
+        size = self.settings.range_size
+        while self.total is not None and self.offset < self.total:
+            broke = yield from self._transfer(next_range(self.offset, self.total, size)[1])
+            size = self.settings.range_size if broke else min(2 * size, self.settings.max_range_size)
+
     def run(self) -> DownloadResult:
         try:
-            response, end = self._first_response()
-            self._transfer(end, response)
-            size = self.settings.range_size
-            while self.total is not None and self.offset < self.total:
-                broke = self._transfer(next_range(self.offset, self.total, size)[1])
-                size = self.settings.range_size if broke else min(2 * size, self.settings.max_range_size)
-            if self.total is not None and self.offset != self.total:  # pragma: no cover - guarded above
-                raise IntegrityError("%s: %d bytes written, total %d" % (self.file_key, self.offset, self.total))
+            for _ in self.chunks():
+                pass
             self.sink.commit()
         except BaseException:
             if self.sink is not None:
@@ -181,7 +191,7 @@ class Transfer:
 
     # -- moving bytes, resuming after breaks -----------------------------------------------
 
-    def _transfer(self, end: Optional[int], response: Optional[requests.Response] = None) -> bool:
+    def _transfer(self, end: Optional[int], response: Optional[requests.Response] = None) -> Generator[bytes, None, bool]:
         """Get ``[offset, end)`` (``end=None``: to the end), resuming from the last byte.
 
         Gives up after ``resume_tries`` breaks in a row that each brought less than one
@@ -200,7 +210,7 @@ class Transfer:
                 answer = None
                 if response.status_code == 200:
                     end = answer_end = self.total  # the whole body is coming: take all of it
-                self._consume(response, answer_end, skip)
+                yield from self._consume(response, answer_end, skip)
                 if end is None or self.offset >= end:
                     return broke
                 tries = 0  # a shorter range than asked, whole: ask for the rest, no penalty
@@ -246,7 +256,7 @@ class Transfer:
         response.close()
         raise IntegrityError("%s: unexpected HTTP %d to a Range request" % (self.file_key, response.status_code))
 
-    def _consume(self, response: requests.Response, end: Optional[int], skip: int) -> None:
+    def _consume(self, response: requests.Response, end: Optional[int], skip: int) -> Iterator[bytes]:
         """Write the body up to ``end``; more than declared is an integrity error."""
         counter = self.counter
         assert counter is not None
@@ -263,6 +273,7 @@ class Transfer:
                         "%s: the server sent more than it declared (past byte %d)" % (self.file_key, end)
                     )
                 counter.write(chunk)
+                yield chunk
         except BODY_ERRORS as exc:
             raise _Break(_reason(exc)) from exc
         finally:

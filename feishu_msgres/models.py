@@ -6,6 +6,7 @@ msg_types parse with no resources, and keys may be snake_case or camelCase (gate
 from __future__ import annotations
 
 import datetime as _dt
+import html
 from collections import defaultdict
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
@@ -169,6 +170,25 @@ class Message:
         yield self
         for child in self.children:
             yield from child.walk()
+
+    def _repr_html_(self) -> str:
+        """A card in Jupyter: sender, time, type, text and resources, forwarded ones nested."""
+        esc = html.escape
+        when = self.create_time.strftime("%Y-%m-%d %H:%M:%S UTC") if self.create_time else ""
+        who = self.sender.id or self.sender.sender_type or "unknown sender"
+        flags = "".join(" <em>(%s)</em>" % f for f, on in (("recalled", self.deleted), ("edited", self.updated)) if on)
+        body = self.text if self.text is not None else (self.content.get("title") or "")
+        rows = "".join(
+            "<li><code>%s</code> %s%s</li>" % (esc(r.file_key), esc(r.type), " &middot; " + esc(r.name) if r.name else "")
+            for r in self.resources)
+        kids = "".join(child._repr_html_() for child in self.children)
+        return (
+            '<div style="border:1px solid #ccc;border-radius:6px;padding:6px 10px;margin:4px 0;font-family:sans-serif">'
+            '<div style="color:#666;font-size:90%%">%s &middot; %s &middot; <b>%s</b>%s &middot; <code>%s</code></div>'
+            '%s%s%s</div>'
+        ) % (esc(who), esc(when), esc(self.msg_type or "?"), flags, esc(self.message_id),
+             '<div style="white-space:pre-wrap;margin:4px 0">%s</div>' % esc(str(body)) if body else "",
+             "<ul style=\"margin:2px 0\">%s</ul>" % rows if rows else "", kids)
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain JSON-ready data: times as ISO 8601 strings, children and resources as lists."""
