@@ -6,8 +6,6 @@ __version__ = "0.1.0"
 
 from .client import Client
 from .dingtalk import DingTalkClient, RobotFile, robot_files
-from .ratelimit import RateLimiter
-from .resources import ResourceData, ResourceStream
 from .errors import (
     APIError,
     AuthError,
@@ -25,6 +23,8 @@ from .errors import (
 )
 from .export import ExportProgress, ExportSummary
 from .models import DownloadResult, Mention, Message, Resource, ResourceDownload, Sender
+from .ratelimit import RateLimiter
+from .resources import ResourceData, ResourceStream
 
 __all__ = [
     "APIError",

@@ -46,11 +46,11 @@ class AtomicFile:
             os.link(self.temp_path, self.path)
         except FileExistsError:
             self.discard()
-            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path)
+            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path) from None
         except OSError:  # file systems without hard links (FAT, some network mounts)
             if os.path.exists(self.path):
                 self.discard()
-                raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path)
+                raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path) from None
             os.replace(self.temp_path, self.path)
             return
         os.unlink(self.temp_path)
@@ -66,7 +66,7 @@ class AtomicFile:
 class _FileObject:
     """A caller's file object: written as is; on failure what was written stays (theirs)."""
 
-    def __init__(self, file: IO[bytes]) -> None:
+    def __init__(self, file: Union[IO[bytes], "_Nowhere"]) -> None:
         self.file = file
         self.path: Optional[str] = None
 
@@ -101,19 +101,19 @@ class Target:
         self.overwrite = overwrite
         self.add_extension = add_extension
         self.taken = taken
-        self.file: Optional[IO[bytes]] = None
+        self.file: Union[IO[bytes], _Nowhere, None] = None
         self.folder: Optional[str] = None
         self.path: Optional[str] = None
         if dest is None:  # the bytes go to the caller only (Client.open_resource)
             self.file = _Nowhere()
             return
-        if hasattr(dest, "write"):
-            self.file = dest  # type: ignore[assignment]
+        if not isinstance(dest, (str, bytes, os.PathLike)):
+            if not hasattr(dest, "write"):
+                raise ConfigError("dest must be a path, a folder or a binary file object, not %r"
+                                  % type(dest).__name__)
+            self.file = dest
             return
-        try:
-            path = os.fspath(dest)  # type: ignore[arg-type]
-        except TypeError:
-            raise ConfigError("dest must be a path, a folder or a binary file object, not %r" % type(dest).__name__)
+        path = os.fspath(dest)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         if os.path.isdir(path):

@@ -147,7 +147,8 @@ class BearerAuth(requests.auth.AuthBase):
         value = request.headers.get(self.header)
         if value is None:
             return None
-        return value[len(self.scheme):] if value.startswith(self.scheme) else value
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        return text[len(self.scheme):] if text.startswith(self.scheme) else text
 
 
 def store_key(kind: str, base_url: str, app_id: str, secret: str) -> str:

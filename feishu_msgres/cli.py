@@ -18,10 +18,10 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from . import __version__
 from .client import Client, quote_id
-from .platforms import PLATFORMS
 from .download import PROBE_SIZE
 from .errors import ConfigError, FeishuError
 from .models import Resource, ResourceDownload
+from .platforms import PLATFORMS
 
 PROG = "feishu-msgres"
 CREDENTIALS = "set FEISHU_APP_ID and FEISHU_APP_SECRET (the app), or FEISHU_USER_ACCESS_TOKEN (a user)"
@@ -325,8 +325,8 @@ def parse_time(text: str) -> Any:
     try:
         return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError("not a time: %r (use 2024-01-31, 2024-01-31T08:00:00+08:00 or epoch seconds)"
-                                         % text)
+        raise argparse.ArgumentTypeError(
+            "not a time: %r (use 2024-01-31, 2024-01-31T08:00:00+08:00 or epoch seconds)" % text) from None
 
 
 def _outcome_line(outcome: ResourceDownload) -> Dict[str, Any]:

@@ -1,10 +1,10 @@
 """``Client``: the session, the token and the endpoint methods, in one thread-safe object."""
 from __future__ import annotations
 
-import os
-import re
 import datetime
 import functools
+import os
+import re
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import quote
 
@@ -23,13 +23,13 @@ from .download import (
     Progress,
     Transfer,
 )
-from .resources import ResourceData, ResourceStream
-from .export import ExportProgress, ExportSummary, export_chat
 from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError, TooLargeError
-from .platforms import APP_TOKEN_PATH, PLATFORMS, STORE_TENANT_TOKEN_PATH
+from .export import ExportProgress, ExportSummary, export_chat
 from .models import DownloadResult, Message, Resource, ResourceDownload
+from .platforms import APP_TOKEN_PATH, PLATFORMS, STORE_TENANT_TOKEN_PATH
 from .ratelimit import RateLimiter
-from .transport import environment_for, log, error_code_of, make_session, read_json, retry_wait, send
+from .resources import ResourceData, ResourceStream
+from .transport import environment_for, error_code_of, log, make_session, read_json, retry_wait, send
 
 RESOURCE_TYPES = ("image", "file")
 DEFAULT_TIMEOUT = (10.0, 60.0)

@@ -11,7 +11,7 @@ from typing import Dict, Tuple
 from .testing import FeishuEmulator
 
 
-def png(width: int = 64, height: int = 48, rgb: tuple = (51, 112, 255)) -> bytes:
+def png(width: int = 64, height: int = 48, rgb: Tuple[int, int, int] = (51, 112, 255)) -> bytes:
     """A valid PNG of one colour."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -19,9 +19,10 @@ import requests
 from urllib3.util.retry import Retry
 
 from ._files import Dest, Target
-from .auth import BearerAuth, Secret, TokenManager, store_key
-from .download import DownloadSettings, Progress, download as _download
 from ._names import parse_content_disposition
+from .auth import BearerAuth, Secret, TokenManager, store_key
+from .download import DownloadSettings, Progress
+from .download import download as _download
 from .errors import (
     APIError,
     AuthError,

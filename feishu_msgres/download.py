@@ -119,7 +119,7 @@ class Transfer:
             self._first = self._first_response()
         return self
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self) -> Generator[bytes, None, None]:
         """The resource's bytes in order, each written to the sink before it is yielded."""
         response, end = self.open()._first  # type: ignore[misc]
         yield from self._transfer(end, response)
@@ -191,7 +191,9 @@ class Transfer:
 
     # -- moving bytes, resuming after breaks -----------------------------------------------
 
-    def _transfer(self, end: Optional[int], response: Optional[requests.Response] = None) -> Generator[bytes, None, bool]:
+    def _transfer(
+        self, end: Optional[int], response: Optional[requests.Response] = None
+    ) -> Generator[bytes, None, bool]:
         """Get ``[offset, end)`` (``end=None``: to the end), resuming from the last byte.
 
         Gives up after ``resume_tries`` breaks in a row that each brought less than one

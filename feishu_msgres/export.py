@@ -199,9 +199,9 @@ class _Run:
 
     def _to_export(self, messages_file: Any) -> Iterator[Dict[str, Any]]:
         """Known messages with resources still to do, then the newly listed ones."""
-        for message in list(self.known.values()):
-            if self._pending(message):
-                yield message
+        for known in list(self.known.values()):
+            if self._pending(known):
+                yield known
         newest = self.state.get("newest_create_ms")
         start = self.window["start_time"]
         if newest is not None:

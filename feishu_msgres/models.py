@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 from collections import defaultdict
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple
 
 import attr
 
@@ -152,7 +152,7 @@ class Message:
             upper = item.get("upper_message_id")
             under[upper if upper in known and upper != item.get("message_id") else top_id].append(item)
 
-        def build(item: Mapping[str, Any], path: frozenset) -> "Message":
+        def build(item: Mapping[str, Any], path: FrozenSet[Any]) -> "Message":
             mid = item.get("message_id")
             kids = tuple(build(k, path | {mid}) for k in under.get(mid, []) if k.get("message_id") not in path)
             return cls.from_api(item, kids)
@@ -179,7 +179,8 @@ class Message:
         flags = "".join(" <em>(%s)</em>" % f for f, on in (("recalled", self.deleted), ("edited", self.updated)) if on)
         body = self.text if self.text is not None else (self.content.get("title") or "")
         rows = "".join(
-            "<li><code>%s</code> %s%s</li>" % (esc(r.file_key), esc(r.type), " &middot; " + esc(r.name) if r.name else "")
+            "<li><code>%s</code> %s%s</li>"
+            % (esc(r.file_key), esc(r.type), " &middot; " + esc(r.name) if r.name else "")
             for r in self.resources)
         kids = "".join(child._repr_html_() for child in self.children)
         return (

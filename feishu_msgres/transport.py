@@ -56,10 +56,10 @@ class FeishuRetry(Retry):
             wait = super().get_retry_after(response)
         return None if wait is None else min(wait, self.max_wait)
 
-    def increment(self, method: Optional[str] = None, url: Optional[str] = None, *args: Any,
-                  **kwargs: Any) -> Retry:
-        new = super().increment(method, url, *args, **kwargs)  # raises when the tries are spent
-        response, error = kwargs.get("response"), kwargs.get("error")
+    def increment(self, method: Optional[str] = None, url: Optional[str] = None, response: Any = None,
+                  error: Any = None, _pool: Any = None, _stacktrace: Any = None) -> "FeishuRetry":
+        # raises when the tries are spent
+        new = super().increment(method, url, response, error, _pool, _stacktrace)
         cause = ("HTTP %s" % response.status) if response is not None else type(error).__name__
         log.debug("retry %s %s after %s (tries left: %s)", method, _path(url or ""), cause, new.total)
         return new
@@ -137,8 +137,12 @@ def send(
     if log.isEnabledFor(logging.DEBUG):
         log.debug("%s %s -> %s in %.0f ms%s%s", method, _path(url), response.status_code, _ms(started),
                   " (log_id %s)" % log_id_of(response) if log_id_of(response) else "",
-                  " %s" % response.request.headers.get("Range") if response.request.headers.get("Range") else "")
+                  " %s" % _text(response.request.headers.get("Range")) if response.request.headers.get("Range") else "")
     return response
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
 def _ms(started: float) -> float:

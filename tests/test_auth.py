@@ -6,7 +6,6 @@ import responses
 
 import feishu_msgres as fm
 from feishu_msgres.auth import REFRESH_MARGIN, TokenManager
-
 from helpers import BASE, SECRET, TOKEN_URL, add_token
 
 MSG_URL = BASE + "/open-apis/im/v1/messages/om_1"

@@ -189,7 +189,8 @@ def test_a_second_run_lists_only_new_messages(emu, emu_client, tmp_path):
     before = emu.count("resource")
     second = emu_client.export_chat("oc_emulator", tmp_path)
     assert (second.messages, second.downloaded, second.skipped) == (1, 1, 3)
-    assert emu.requests[[i for i, r in enumerate(emu.requests) if r.kind == "list"][-1]].query["start_time"] == str(T0 + 2)
+    last_list = [r for r in emu.requests if r.kind == "list"][-1]
+    assert last_list.query["start_time"] == str(T0 + 2)
     assert emu.count("resource") - before == 1
 
 

@@ -310,7 +310,8 @@ def test_urllib3_errors_from_a_body_are_resumed_like_any_break(emu, client, serv
 
 def test_very_long_server_names_still_download(emu, client, tmp_path):
     name = "季" * 84 + ".pdf"  # 256 bytes of UTF-8: shortened to 255, its temp name too
-    mid = emu.add_message("post", {"content": [[{"tag": "img", "image_key": "img_a"}, {"tag": "img", "image_key": "img_b"}]]})
+    images = [{"tag": "img", "image_key": "img_a"}, {"tag": "img", "image_key": "img_b"}]
+    mid = emu.add_message("post", {"content": [images]})
     emu.add_resource(mid, "img_a", b"a", type="image", filename=name)
     emu.add_resource(mid, "img_b", b"b", type="image", filename=name)
     outcomes = client.download_all(mid, tmp_path)

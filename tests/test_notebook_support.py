@@ -1,8 +1,5 @@
 """What notebooks and web frameworks use: HTML cards, inline images, streams."""
 import hashlib
-import io
-import json
-import os
 
 import pytest
 

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .emulator import Request, _disposition, _parse_range, _Server
+from .emulator import Request, _disposition, _parse_range, _Server, _text
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 DOWNLOAD_PATH = "/v1.0/robot/messageFiles/download"
@@ -96,7 +96,7 @@ class DingTalkEmulator:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return "http://%s:%d" % (host, port)
+        return "http://%s:%d" % (_text(host), port)
 
     def start(self) -> "DingTalkEmulator":
         if self._thread is None:

@@ -110,7 +110,7 @@ class FeishuEmulator:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return "http://%s:%d" % (host, port)
+        return "http://%s:%d" % (_text(host), port)
 
     def start(self) -> "FeishuEmulator":
         if self._thread is None:
@@ -581,6 +581,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_WR)
             except OSError:
                 pass
+
+
+def _text(value: Any) -> str:
+    return value.decode("ascii") if isinstance(value, bytes) else str(value)
 
 
 def _parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
