@@ -8,7 +8,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from typing import Dict, Optional, Tuple
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 _PARAM = re.compile(r';\s*(%s)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)' % _TOKEN)
@@ -179,3 +179,11 @@ def choose_filename(
         return server_name, server_name
     fallback = safe_filename(file_key) or "resource"
     return shorten(fallback + ext), None
+
+
+def content_disposition(name: str, attachment: bool = True) -> str:
+    """A Content-Disposition header for ``name``: an ASCII ``filename`` for old clients and
+    the exact name as RFC 5987 ``filename*``."""
+    kind = "attachment" if attachment else "inline"
+    fallback = name.encode("ascii", "replace").decode("ascii").replace('"', "_").replace("\\", "_") or "file"
+    return "%s; filename=\"%s\"; filename*=UTF-8''%s" % (kind, fallback, quote(name, safe=""))

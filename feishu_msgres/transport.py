@@ -103,7 +103,7 @@ def make_session(retries: Union[int, Retry, None] = 3, pool_maxsize: int = 10) -
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "feishu-msgres/%s %s" % (
         __version__,
-        session.headers.get("User-Agent", "python-requests"),
+        _text(session.headers.get("User-Agent", "python-requests")),
     )
     return session
 

@@ -18,7 +18,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .emulator import Request, _disposition, _parse_range, _Server, _text
+from .._names import content_disposition as _disposition
+from .emulator import Request, _parse_range, _Server, _text
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 DOWNLOAD_PATH = "/v1.0/robot/messageFiles/download"

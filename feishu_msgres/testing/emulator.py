@@ -14,7 +14,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Tuple
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .._names import content_disposition
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 LIST_PATH = "/open-apis/im/v1/messages"
@@ -529,7 +531,7 @@ class _Handler(BaseHTTPRequestHandler):
         data: bytes = res["data"]
         headers = {"Content-Type": res["content_type"], "Accept-Ranges": "bytes"}
         if res["filename"]:
-            headers["Content-Disposition"] = _disposition(res["filename"])
+            headers["Content-Disposition"] = content_disposition(res["filename"])
         status, start, end = 200, 0, len(data)
         wanted = self.headers.get("Range")
         if wanted and not faults.get("ignore_range"):
@@ -602,8 +604,3 @@ def _parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
     if start >= size or end <= start:
         return None
     return start, end
-
-
-def _disposition(filename: str) -> str:
-    ascii_name = filename.encode("ascii", "replace").decode("ascii").replace('"', "_")
-    return "attachment; filename=\"%s\"; filename*=UTF-8''%s" % (ascii_name, quote(filename, safe=""))

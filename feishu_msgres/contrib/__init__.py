@@ -1,0 +1,1 @@
+"""Glue for frameworks; nothing here is imported by ``import feishu_msgres``."""
