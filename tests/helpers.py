@@ -13,3 +13,11 @@ def add_token(mock, token="t-first", expire=7200, **kwargs):
         json={"code": 0, "msg": "ok", "tenant_access_token": token, "expire": expire},
         **kwargs
     )
+
+
+def sigint_as_usual():
+    """For Popen(preexec_fn=...): a shell that runs CI in the background makes its children
+    ignore SIGINT, and Python then keeps ignoring it; a person's Ctrl-C is what we test."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -13,6 +13,7 @@ import pytest
 
 import feishu_msgres
 from feishu_msgres.demo import pdf
+from helpers import sigint_as_usual
 
 REPORT = pdf("report")
 VIDEO = bytes(range(256)) * 12000  # ~3 MB: a probe and ranges
@@ -231,7 +232,8 @@ def _interrupt(tmp_path, emu, chat, sig):
     env = environment(emu)
     proc = subprocess.Popen([sys.executable, "-m", "feishu_msgres", "download", "--message-id", chat["media"],
                              "--file-key", "file_v", "--type", "file"], cwd=str(tmp_path), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            preexec_fn=sigint_as_usual)
     deadline = time.monotonic() + 30
     while not any(n.endswith(".part") for n in os.listdir(str(tmp_path))):  # the download is under way
         assert time.monotonic() < deadline and proc.poll() is None

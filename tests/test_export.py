@@ -11,6 +11,7 @@ import pytest
 
 import feishu_msgres as fm
 from feishu_msgres.ratelimit import RateLimiter
+from helpers import sigint_as_usual
 
 T0 = 1700000000  # epoch seconds of the first message
 
@@ -216,7 +217,8 @@ def _export_process(emu, folder, extra=()):
     env.update(FEISHU_BASE_URL=emu.url, FEISHU_APP_ID=emu.app_id, FEISHU_APP_SECRET=emu.app_secret)
     return subprocess.Popen([sys.executable, "-m", "feishu_msgres", "export", "--chat-id", "oc_emulator",
                              "--output-dir", str(folder)] + list(extra), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            preexec_fn=sigint_as_usual)
 
 
 def _wait_for_part(folder, proc):
