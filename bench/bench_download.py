@@ -147,13 +147,17 @@ def main() -> None:
         print("%-34s %10.3f %8.2fx %8.1f MiB" % (name, wall, wall / base, rss))
 
     imports = {"requests": [], "feishu_msgres": []}  # type: dict
+    if "lark-oapi" in contenders:
+        imports["lark_oapi"] = []
     for _ in range(args.import_rounds):
         for module in imports:
             imports[module].append(time_import(module))
     req, ours = (statistics.median(imports[m]) for m in ("requests", "feishu_msgres"))
     print("\nImport, median of %d fresh processes each (alternating)" % args.import_rounds)
     print("%-34s %10.1f ms" % ("import requests (baseline)", req * 1000))
-    print("%-34s %10.1f ms %8.2fx" % ("import feishu_msgres", ours * 1000, ours / req))
+    for module in list(imports)[1:]:
+        took = statistics.median(imports[module])
+        print("%-34s %10.1f ms %8.2fx" % ("import " + module, took * 1000, took / req))
 
     wall_ratio = statistics.median(r["wall"] for r in results["feishu_msgres -> path"]) / base
     rss = max(statistics.median(r["rss_mib"] for r in results[n]) for n in contenders if n.startswith("feishu"))
