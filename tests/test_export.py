@@ -216,7 +216,7 @@ def _export_process(emu, folder, extra=()):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEISHU_")}
     env.update(FEISHU_BASE_URL=emu.url, FEISHU_APP_ID=emu.app_id, FEISHU_APP_SECRET=emu.app_secret)
     return subprocess.Popen([sys.executable, "-m", "feishu_msgres", "export", "--chat-id", "oc_emulator",
-                             "--output-dir", str(folder)] + list(extra), env=env,
+                             "--output-dir", str(folder)] + list(extra), env=env, cwd=str(folder),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             preexec_fn=sigint_as_usual)
 
