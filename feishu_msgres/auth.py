@@ -142,6 +142,10 @@ class BearerAuth(requests.auth.AuthBase):
         request.headers[self.header] = self.scheme + self.provider.get()
         return request
 
+    def with_token(self, token: str) -> "BearerAuth":
+        """The same header with this token, fetched already."""
+        return BearerAuth(StaticToken(token), self.header, self.scheme)
+
     def token_of(self, request: requests.PreparedRequest) -> Optional[str]:
         """The token a sent request carried (to invalidate exactly that one)."""
         value = request.headers.get(self.header)

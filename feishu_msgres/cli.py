@@ -318,6 +318,16 @@ class ExportBar(ProgressBar):
         self.shown = True
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("a whole number, at least 1: %r" % text)
+    return value
+
+
 def parse_time(text: str) -> Any:
     """``--start-time``: epoch seconds, or ISO 8601 (``2024-01-01``, ``2024-01-01T08:00:00+08:00``)."""
     if re.match(r"^\d+(\.\d+)?$", text):
@@ -460,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output-dir", required=True, help="the export's folder (created if missing)")
     export.add_argument("--start-time", type=parse_time, help="from this time (inclusive)")
     export.add_argument("--end-time", type=parse_time, help="up to this time (inclusive)")
-    export.add_argument("--workers", type=int, default=4, help="downloads at once (default 4)")
+    export.add_argument("--workers", type=_positive, default=4, help="downloads at once (default 4)")
     export.set_defaults(func=cmd_export)
 
     ding = sub("dingtalk-download", "download the file of a DingTalk robot message (its downloadCode)")

@@ -1,6 +1,7 @@
 """``Client``: the session, the token and the endpoint methods, in one thread-safe object."""
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import os
@@ -29,7 +30,7 @@ from .models import DownloadResult, Message, Resource, ResourceDownload
 from .platforms import APP_TOKEN_PATH, PLATFORMS, STORE_TENANT_TOKEN_PATH
 from .ratelimit import RateLimiter
 from .resources import ResourceData, ResourceStream
-from .transport import environment_for, error_code_of, log, make_session, read_json, retry_wait, send
+from .transport import FeishuRetry, environment_for, error_code_of, log, make_session, read_json, retry_wait, send
 
 RESOURCE_TYPES = ("image", "file")
 DEFAULT_TIMEOUT = (10.0, 60.0)
@@ -91,7 +92,10 @@ class Client:
         # Connections are opened on demand: a roomy pool costs nothing and serves export workers.
         self.session = session if session is not None else make_session(retries, pool_maxsize=32)
         # Requests per second and per minute (Feishu's documented 50/s and 1000/min); None: off.
-        self.rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
+        self.rate_limiter: Any = RateLimiter(*rate_limit) if rate_limit else None
+        adapter_retry = getattr(self.session.get_adapter("https://"), "max_retries", None)
+        if self._own_session and isinstance(adapter_retry, FeishuRetry):
+            adapter_retry.limiter = self.rate_limiter  # a retry takes a slot like any request
         self._token: Union[StaticToken, TokenManager]
         self._app_ticket: Optional[Secret] = None
         self.tenant_key = tenant_key
@@ -217,14 +221,24 @@ class Client:
         return response
 
     def _send(self, method: str, url: str, kwargs: Dict[str, Any]) -> requests.Response:
+        # The token first (a fetch, if one is due), so that a rate-limit slot, once taken, is
+        # used at once by this very request.
+        auth = self._auth.with_token(self._token.get())
         limiter = self.rate_limiter
         if limiter is not None:
             limiter.acquire()
-        response = send(self.session, method, url, auth=self._auth, **kwargs)
+        response = send(self.session, method, url, auth=auth, **kwargs)
         if limiter is not None and response.status_code == 429:
             # Still throttled after the transport's retries: hold every thread back a while.
             limiter.pause(retry_wait(response, default=1.0))
         return response
+
+    def _limited(self, limiter: Any) -> "Client":
+        """This client (same session, same tokens) under other limits, for one job."""
+        twin = copy.copy(self)
+        twin.rate_limiter = limiter
+        twin._own_session = False
+        return twin
 
     def _documented(self, which: str, what: str) -> str:
         path = getattr(self.spec, which)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional,
 import attr
 
 from .errors import ConfigError, FeishuError
-from .ratelimit import RateLimiter
+from .ratelimit import AllOf, RateLimiter, stop_with
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
@@ -81,8 +81,13 @@ class Manifest:
             key = (line.get("message_id"), line.get("file_key"), line.get("type"))
             if all(isinstance(k, str) for k in key):
                 self.last[key] = line  # type: ignore[index]
+        # Names that complete files hold, by message folder: never to be given to another file.
+        self._taken: Dict[str, Set[str]] = {}
+        for key in self.last:
+            if self.complete(key):
+                self._take(self.last[key]["saved_path"])
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open_for_append(self.path)
 
     def close(self) -> None:
         self._file.close()
@@ -96,13 +101,13 @@ class Manifest:
         return os.path.isfile(path) and os.path.getsize(path) == line.get("size_bytes")
 
     def names_in(self, subfolder: str) -> Set[str]:
-        """The names complete files hold in a message's folder (not to be reused)."""
-        names = set()
-        for key, line in self.last.items():
-            saved = line.get("saved_path") or ""
-            if os.path.dirname(saved) == subfolder and self.complete(key):
-                names.add(os.path.basename(saved).lower())
-        return names
+        """The names complete files hold in a message's folder (``files/…``, with ``/``)."""
+        with self._lock:
+            return set(self._taken.get(subfolder, ()))
+
+    def _take(self, saved_path: str) -> None:
+        folder, _, name = saved_path.rpartition("/")
+        self._taken.setdefault(folder, set()).add(name.lower())
 
     def record(self, line: Dict[str, Any]) -> None:
         key = (line["message_id"], line["file_key"], line["type"])
@@ -110,6 +115,8 @@ class Manifest:
             self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
             self._file.flush()
             self.last[key] = line
+            if line.get("saved_path") and not line.get("error"):
+                self._take(line["saved_path"])
 
 
 def export_chat(
@@ -136,20 +143,22 @@ def export_chat(
     os.makedirs(os.path.join(folder, FILES), exist_ok=True)
     state = _read_state(folder, chat_id)
     _remove_stale_parts(os.path.join(folder, FILES))
-    run = _Run(client, folder, chat_id, window, state, workers, progress)
-    limiter = client.rate_limiter
-    if max_rate is not None:
-        client.rate_limiter = RateLimiter(max_rate, limiter.per_minute if limiter else 1000)
+    stop = threading.Event()
+    # The export's requests go through the client's limit, its own max_rate if any, and a
+    # stop switch; the client itself, shared with others, is left as it is.
+    own = RateLimiter(max_rate, None) if max_rate is not None else None
+    limited = client._limited(AllOf(own, client.rate_limiter, stop=stop))
+    run = _Run(limited, folder, chat_id, window, state, workers, progress, stop)
     try:
         return run.go()
     finally:
-        client.rate_limiter = limiter
         run.close()
 
 
 class _Run:
     def __init__(self, client: "Client", folder: str, chat_id: str, window: Dict[str, Optional[int]],
-                 state: Dict[str, Any], workers: int, progress: Optional[Callable[[ExportProgress], None]]) -> None:
+                 state: Dict[str, Any], workers: int, progress: Optional[Callable[[ExportProgress], None]],
+                 stop: threading.Event) -> None:
         self.client = client
         self.folder = folder
         self.chat_id = chat_id
@@ -167,7 +176,7 @@ class _Run:
                 self.known[line["message_id"]] = line
         self.counts = ExportProgress()
         self.lock = threading.Lock()
-        self.stop = threading.Event()
+        self.stop = stop
 
     def close(self) -> None:
         self.manifest.close()
@@ -176,7 +185,7 @@ class _Run:
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="feishu-msgres-export")
         running: Set["Future[None]"] = set()
         try:
-            with open(self.messages_path, "a", encoding="utf-8") as messages:
+            with open_for_append(self.messages_path) as messages:
                 for message in self._to_export(messages):
                     while len(running) >= 2 * self.workers:  # a bounded queue: memory stays flat
                         done, running = wait(running, return_when=FIRST_COMPLETED)
@@ -186,7 +195,9 @@ class _Run:
             for future in running:
                 future.result()
         except BaseException:
-            self.stop.set()  # workers stop at their next chunk; their temporary files go
+            # Workers stop at their next chunk, request or wait (waits end at once); each
+            # one's temporary file goes with it.
+            self.stop.set()
             for future in running:
                 future.cancel()
             pool.shutdown(wait=True)
@@ -200,6 +211,8 @@ class _Run:
     def _to_export(self, messages_file: Any) -> Iterator[Dict[str, Any]]:
         """Known messages with resources still to do, then the newly listed ones."""
         for known in list(self.known.values()):
+            if known.get("children_error"):  # its forwarded messages could not be read last time
+                known = self._remember(self._expand_known(known), messages_file)
             if self._pending(known):
                 yield known
         newest = self.state.get("newest_create_ms")
@@ -209,10 +222,7 @@ class _Run:
         for message in self.client.iter_messages(self.chat_id, start_time=start, end_time=self.window["end_time"]):
             if message.message_id in self.known:
                 continue
-            data = self._expand(message).to_dict()
-            messages_file.write(json.dumps(data, ensure_ascii=False) + "\n")
-            messages_file.flush()
-            self.known[message.message_id] = data
+            data = self._remember(self._expand(message), messages_file)
             self._note_newest(message)
             with self.lock:
                 self.counts.messages += 1
@@ -221,14 +231,35 @@ class _Run:
                 yield data
         self._write_state()
 
-    def _expand(self, message: "Message") -> "Message":
+    def _expand(self, message: "Message") -> Dict[str, Any]:
         """A merge_forward's children come only with the message itself."""
+        data = message.to_dict()
         if message.msg_type != "merge_forward" or message.deleted:
-            return message
+            return data
+        return self._with_children(data)
+
+    def _expand_known(self, known: Dict[str, Any]) -> Dict[str, Any]:
+        return self._with_children({k: v for k, v in known.items() if k != "children_error"})
+
+    def _with_children(self, data: Dict[str, Any]) -> Dict[str, Any]:
+        """The message read again, children and all; if that fails, the failure is recorded
+        (and counted), and the next run tries again."""
         try:
-            return self.client.get_message(message.message_id)
-        except FeishuError:
-            return message  # its children stay unknown; the message itself is kept
+            return self.client.get_message(data["message_id"]).to_dict()
+        except FeishuError as exc:
+            error = " ".join(str(exc).split())
+            self.manifest.record({"message_id": data["message_id"], "file_key": "", "type": "children",
+                                  "error": error, "code": getattr(exc, "code", None),
+                                  "log_id": getattr(exc, "log_id", None), "at": _now()})
+            with self.lock:
+                self.counts.failed += 1
+            return dict(data, children_error=error)
+
+    def _remember(self, data: Dict[str, Any], messages_file: Any) -> Dict[str, Any]:
+        messages_file.write(json.dumps(data, ensure_ascii=False) + "\n")  # the last line of an id wins
+        messages_file.flush()
+        self.known[data["message_id"]] = data
+        return data
 
     def _pending(self, message: Dict[str, Any]) -> List[Tuple[Dict[str, Any], Dict[str, Any]]]:
         """(message, resource) pairs of this message and its children not yet complete."""
@@ -248,6 +279,13 @@ class _Run:
     # -- doing it (in the workers) -----------------------------------------------------------
 
     def _export_message(self, message: Dict[str, Any]) -> None:
+        stop_with(self.stop)  # this worker's waits end when the export stops
+        try:
+            self._export_one(message)
+        finally:
+            stop_with(None)
+
+    def _export_one(self, message: Dict[str, Any]) -> None:
         by_message: Dict[str, List[Dict[str, Any]]] = {}
         owners: Dict[str, Dict[str, Any]] = {}
         for msg, res in self._pending_quietly(message):
@@ -255,7 +293,7 @@ class _Run:
             owners[msg["message_id"]] = msg
         for message_id, resources in by_message.items():
             subfolder = _message_folder(owners[message_id])
-            target = os.path.join(self.folder, subfolder)
+            target = os.path.join(self.folder, *subfolder.split("/"))
             os.makedirs(target, exist_ok=True)
             taken = self.manifest.names_in(subfolder)
             for res in resources:
@@ -291,11 +329,11 @@ class _Run:
                 self.counts.failed += 1
                 self.counts.bytes -= got[0]  # what a failed try received is not kept
         else:
-            line.update(saved_path=os.path.join(subfolder, os.path.basename(result.path or "")).replace(os.sep, "/"),
+            line.update(saved_path="%s/%s" % (subfolder, os.path.basename(result.path or "")),
                         size_bytes=result.size, content_type=result.content_type, sha256=result.sha256)
             with self.lock:
                 self.counts.downloaded += 1
-        line["at"] = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        line["at"] = _now()
         self.manifest.record(line)
         with self.lock:
             self.counts.pending -= 1
@@ -337,7 +375,23 @@ def _message_folder(message: Dict[str, Any]) -> str:
             stamp = datetime.datetime.fromisoformat(created).strftime("%Y-%m-%d_%H%M%S")
         except ValueError:
             pass
-    return os.path.join(FILES, "%s_%s" % (stamp, message["message_id"]))
+    return "%s/%s_%s" % (FILES, stamp, message["message_id"])  # "/" on every system, as in the manifest
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
+
+
+def open_for_append(path: str) -> Any:
+    """Open a JSON-lines file to add to it; a last line cut short by a kill is ended first,
+    so that it cannot swallow the next line written."""
+    out = open(path, "a", encoding="utf-8")
+    if out.tell() > 0:
+        with open(path, "rb") as existing:
+            existing.seek(-1, os.SEEK_END)
+            if existing.read(1) != b"\n":
+                out.write("\n")
+    return out
 
 
 def _read_lines(path: str) -> Iterator[Dict[str, Any]]:

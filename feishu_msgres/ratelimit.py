@@ -15,6 +15,30 @@ from typing import Callable, Deque, Optional
 SECOND = 1.05
 MINUTE = 60.5
 
+# A thread working for a job that can be called off (an export's workers) puts the job's
+# stop event here: every wait of this library in that thread then ends, with ``Stopped``,
+# the moment the job stops, instead of waiting out a minute of backoff.
+_job = threading.local()
+
+
+class Stopped(Exception):
+    """Raised in a thread whose job was called off (an interrupted export)."""
+
+
+def stop_with(event: Optional[threading.Event]) -> None:
+    """Tie the waits of the current thread to ``event`` (None: to nothing)."""
+    _job.stop = event
+
+
+def pause(seconds: float) -> None:
+    """``time.sleep``, cut short by the current thread's job stopping (see ``stop_with``)."""
+    stop = getattr(_job, "stop", None)
+    if stop is None:
+        if seconds > 0:
+            time.sleep(seconds)
+    elif stop.wait(max(0.0, seconds)):
+        raise Stopped()
+
 
 class RateLimiter:
     """At most ``per_second`` requests in any second and ``per_minute`` in any minute.
@@ -28,7 +52,7 @@ class RateLimiter:
         per_second: int = 50,
         per_minute: Optional[int] = 1000,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
     ) -> None:
         if int(per_second) < 1 or (per_minute is not None and int(per_minute) < 1):
             raise ValueError("rates are whole numbers of requests, at least 1")
@@ -67,6 +91,28 @@ class RateLimiter:
         if len(sent) - _first_after(sent, now - SECOND) >= self.per_second:
             wait = max(wait, sent[-self.per_second] + SECOND - now)
         return wait
+
+
+class AllOf:
+    """Several limits at once (an export's own rate under the client's), and a stop switch:
+    ``acquire()`` raises ``Stopped`` once ``stop`` is set."""
+
+    def __init__(self, *limiters: Optional[RateLimiter], stop: Optional[threading.Event] = None) -> None:
+        self.limiters = [lim for lim in limiters if lim is not None]
+        self.stop = stop
+        self.per_minute = min((lim.per_minute for lim in self.limiters if lim.per_minute), default=None)
+
+    def acquire(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise Stopped()
+        for limiter in self.limiters:
+            limiter.acquire()
+        if self.stop is not None and self.stop.is_set():
+            raise Stopped()
+
+    def pause(self, seconds: float) -> None:
+        for limiter in self.limiters:
+            limiter.pause(seconds)
 
 
 def _first_after(sent: Deque[float], cutoff: float) -> int:

@@ -16,6 +16,7 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from .errors import APIError, TransportError, api_error, error_from_body, parse_code
+from .ratelimit import pause
 
 # Debug lines for every request: method, path (never the query: presigned URLs carry
 # signatures there), status, log id, duration; and every retry. Never a token or a secret.
@@ -43,6 +44,27 @@ class FeishuRetry(Retry):
     """
 
     max_wait = 60.0
+    limiter: Any = None  # a Client's RateLimiter: every retry takes a slot too
+
+    def new(self, **kw: Any) -> "FeishuRetry":
+        new = super().new(**kw)  # urllib3 makes a new Retry for every try: keep the limiter
+        new.limiter = self.limiter
+        return new
+
+    def sleep_for_retry(self, response: Any = None) -> bool:
+        wait = self.get_retry_after(response) if response is not None else None
+        if not wait:
+            return False
+        pause(wait)
+        return True
+
+    def _sleep_backoff(self) -> None:
+        pause(self.get_backoff_time())
+
+    def sleep(self, response: Any = None) -> None:
+        super().sleep(response)
+        if self.limiter is not None:
+            self.limiter.acquire()
 
     def get_retry_after(self, response: Any) -> Optional[float]:
         reset = response.headers.get("x-ogw-ratelimit-reset")

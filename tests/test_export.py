@@ -11,6 +11,7 @@ import pytest
 
 import feishu_msgres as fm
 from feishu_msgres.ratelimit import RateLimiter
+from feishu_msgres.transport import make_retry
 from helpers import sigint_as_usual
 
 T0 = 1700000000  # epoch seconds of the first message
@@ -264,3 +265,123 @@ def test_export_command_exits_1_when_something_failed(emu, tmp_path):
     assert proc.returncode == 1
     assert json.loads(out)["failed"] == 1
     assert "manifest.jsonl" in err
+
+
+# -- found in review: each of these failed before its fix ----------------------------------------
+
+
+def _worst_second(emu):
+    times = sorted(r.time for r in emu.requests if r.kind in ("list", "message", "resource"))
+    return max(sum(1 for x in times if t <= x < t + 1.0) for t in times)
+
+
+def test_retries_and_token_refetches_stay_inside_the_rate_limit(emu, tmp_path):
+    for n in range(40):
+        add_file(emu, n, size=10)
+    emu.fail("resource", 503, times=25)  # urllib3 retries them: each retry takes a slot too
+    with emu.client(rate_limit=(10, None), retries=make_retry(30, backoff_factor=0)) as client:
+        client.get_message(add_file(emu, 99))
+        emu.expire_tokens()  # every worker's next request meets a refetch
+        summary = client.export_chat("oc_emulator", tmp_path, workers=12)
+    assert summary.downloaded == 41
+    assert _worst_second(emu) <= 10
+
+
+def test_max_rate_applies_to_the_export_only(emu, tmp_path):
+    for n in range(12):
+        add_file(emu, n, size=10)
+    seen = []
+    with emu.client() as client:
+        before = client.rate_limiter
+        # a client shared with other threads keeps its own limit, during the export too
+        client.export_chat("oc_emulator", tmp_path, workers=6, max_rate=4,
+                           progress=lambda counts: seen.append(client.rate_limiter is before))
+    assert seen and all(seen)
+    assert _worst_second(emu) <= 4
+
+
+def test_names_in_while_workers_record(tmp_path):
+    import threading
+
+    from feishu_msgres.export import Manifest
+
+    manifest = Manifest(str(tmp_path))
+    errors = []
+
+    def writer(n):
+        for i in range(500):
+            manifest.record({"message_id": "om_%d" % n, "file_key": "k%d" % i, "type": "file",
+                             "saved_path": "files/f%d/n%d" % (n, i), "size_bytes": 1})
+
+    def reader():
+        try:
+            for _ in range(2000):
+                manifest.names_in("files/f0")
+        except RuntimeError as exc:  # "dictionary changed size during iteration"
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)] + [threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    manifest.close()
+    assert errors == []
+    assert len(Manifest(str(tmp_path)).last) == 2000
+
+
+def test_a_line_cut_short_by_a_kill_does_not_swallow_the_next(emu, emu_client, tmp_path):
+    add_file(emu, 1)
+    emu_client.export_chat("oc_emulator", tmp_path)
+    for name in ("manifest.jsonl", "messages.jsonl"):
+        with open(os.path.join(str(tmp_path), name), "a", encoding="utf-8") as f:
+            f.write('{"message_id": "om_cut", "file_')  # the kill came mid-line
+    add_file(emu, 2)
+    add_file(emu, 3)  # newer: the next run lists from here, so message 2 must be remembered
+    emu.fail("resource", 400, code=234037, msg="too large", key="file_2")
+    second = emu_client.export_chat("oc_emulator", tmp_path)
+    assert (second.messages, second.failed) == (2, 1)
+    third = emu_client.export_chat("oc_emulator", tmp_path)
+    assert (third.downloaded, third.failed, third.skipped) == (1, 0, 2)  # the failure was remembered
+
+
+def test_forwarded_children_unread_are_recorded_and_read_next_time(emu, emu_client, tmp_path):
+    top = emu.add_message("merge_forward", "Merged and Forwarded Message", create_time=(T0 + 1) * 1000)
+    emu.add_message("image", {"image_key": "img_fw"}, upper_message_id=top, create_time=(T0 + 1) * 1000)
+    emu.fail("message", 503, times=4)  # the lookup outlasts its retries
+    first = emu_client.export_chat("oc_emulator", tmp_path)
+    assert first.failed == 1
+    assert [(line["type"], line["code"]) for line in manifest(tmp_path)] == [("children", None)]
+    second = emu_client.export_chat("oc_emulator", tmp_path)
+    assert second.failed == 1  # now the child is known, and Feishu refuses it (234043)
+    assert manifest(tmp_path)[-1]["file_key"] == "img_fw" and manifest(tmp_path)[-1]["code"] == 234043
+
+
+def test_message_folders_use_slashes_everywhere():
+    from feishu_msgres.export import _message_folder
+
+    assert _message_folder({"message_id": "om_1", "create_time": "2024-03-10T12:49:33+00:00"}) == \
+        "files/2024-03-10_124933_om_1"
+
+
+def test_an_export_stops_quickly_even_while_waiting_out_a_throttle(emu, tmp_path):
+    for n in range(3):
+        add_file(emu, n)
+    emu.rate_limit("resource", times=100, reset=20)
+    proc = _export_process(emu, tmp_path)
+    deadline = time.monotonic() + 20
+    while emu.count("resource") == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 143
+    assert time.monotonic() - started < 5
+
+
+def test_export_command_refuses_zero_workers(emu, tmp_path):
+    proc = _export_process(emu, tmp_path, ["--workers", "0"])
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "--workers" in err
