@@ -30,7 +30,17 @@ from .models import DownloadResult, Message, Resource, ResourceDownload
 from .platforms import APP_TOKEN_PATH, PLATFORMS, STORE_TENANT_TOKEN_PATH
 from .ratelimit import RateLimiter
 from .resources import ResourceData, ResourceStream
-from .transport import FeishuRetry, environment_for, error_code_of, log, make_session, read_json, retry_wait, send
+from .transport import (
+    FeishuRetry,
+    SessionOwner,
+    environment_for,
+    error_code_of,
+    log,
+    make_session,
+    read_json,
+    retry_wait,
+    send,
+)
 
 RESOURCE_TYPES = ("image", "file")
 DEFAULT_TIMEOUT = (10.0, 60.0)
@@ -38,7 +48,7 @@ DEFAULT_TIMEOUT = (10.0, 60.0)
 _BAD_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
 
 
-class Client:
+class Client(SessionOwner):
     """A Feishu / Lark client: ``Client(app_id, app_secret)`` or ``Client(user_access_token=…)``.
 
     One ``requests.Session`` with retries on its adapter; the tenant token is fetched once,
@@ -159,17 +169,6 @@ class Client:
     def __repr__(self) -> str:
         who = "user token" if isinstance(self._token, StaticToken) else "app %s" % self.app_id
         return "<feishu_msgres.Client %s, %s>" % (self.base_url, who)
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the session (only one this client made: a session passed in stays yours)."""
-        if self._own_session:
-            self.session.close()
 
     # -- HTTP ---------------------------------------------------------------------------
 

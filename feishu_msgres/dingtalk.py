@@ -34,7 +34,7 @@ from .errors import (
     api_error,
 )
 from .models import DownloadResult
-from .transport import BODY_ERRORS, RETRY_STATUSES, environment_for, make_session, read_json, send
+from .transport import BODY_ERRORS, RETRY_STATUSES, SessionOwner, environment_for, make_session, read_json, send
 
 DEFAULT_BASE_URL = "https://api.dingtalk.com"
 DEFAULT_TIMEOUT = (10.0, 60.0)
@@ -50,7 +50,7 @@ _XML_FIELD = "<%s>([^<]{0,500})</%s>"
 __all__ = ["DingTalkClient", "RobotFile", "dingtalk_error", "robot_files"]
 
 
-class DingTalkClient:
+class DingTalkClient(SessionOwner):
     """``DingTalkClient(app_key, app_secret, robot_code).download(download_code, dest)``.
 
     One pooled session with the transport's retries; the access token is fetched once,
@@ -106,17 +106,6 @@ class DingTalkClient:
         return "<feishu_msgres.DingTalkClient %s, app %s, robot %s>" % (
             self.base_url, self.app_key, self.robot_code or "-"
         )
-
-    def __enter__(self) -> "DingTalkClient":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the session (only one this client made: a session passed in stays yours)."""
-        if self._own_session:
-            self.session.close()
 
     # -- the API ------------------------------------------------------------------------
 

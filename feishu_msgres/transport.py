@@ -7,7 +7,7 @@ import json
 import logging
 import random
 import time
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, TypeVar, Union
 
 import requests
 import urllib3
@@ -112,6 +112,28 @@ def make_retry(total: int = 3, backoff_factor: float = 0.5) -> Retry:
         raise_on_status=False,
         respect_retry_after_header=True,
     )
+
+
+S = TypeVar("S", bound="SessionOwner")
+
+
+class SessionOwner:
+    """A context manager that closes its session, when it made it (a session passed in
+    stays its owner's)."""
+
+    session: requests.Session
+    _own_session: bool
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the session (only one this client made: a session passed in stays yours)."""
+        if self._own_session:
+            self.session.close()
 
 
 def make_session(retries: Union[int, Retry, None] = 3, pool_maxsize: int = 10) -> requests.Session:

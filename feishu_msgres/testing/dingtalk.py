@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
-import struct
-import threading
 import time
-from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable, Dict, List, Optional, Tuple
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote
 
 from .._names import content_disposition as _disposition
-from .emulator import Request, _parse_range, _Server, _text
+from ._base import BaseHandler, LoopbackEmulator
+from .emulator import Request, _parse_range
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 DOWNLOAD_PATH = "/v1.0/robot/messageFiles/download"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
 OSS_PREFIX = "/oss/"
-_BLOCK = 64 * 1024
 _OSS_ERROR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>%s</Code>\n  <Message>%s</Message>\n'
     "  <RequestId>%s</RequestId>\n  <HostId>oss-emulator</HostId>\n</Error>\n"
@@ -42,25 +38,7 @@ class DingTalkRequest(Request):
         self.request_id = request_id
 
 
-class _Fault:
-    def __init__(self, kind: str, times: Optional[int], after: int, action: Dict[str, Any]) -> None:
-        self.kind = kind
-        self.times = times  # None: for ever
-        self.after = after  # matching requests to let through first
-        self.action = action
-
-    def take(self, kind: str) -> bool:
-        if self.times == 0 or self.kind != kind:
-            return False
-        if self.after > 0:
-            self.after -= 1
-            return False
-        if self.times is not None:
-            self.times -= 1
-        return True
-
-
-class DingTalkEmulator:
+class DingTalkEmulator(LoopbackEmulator):
     """``with DingTalkEmulator() as emu: emu.add_file("code", b"…", "image/png"); emu.client()``.
 
     Request kinds (for ``count`` and the faults): ``token``, ``download_url`` (the
@@ -77,48 +55,18 @@ class DingTalkEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
+        super().__init__(host, port)
         self.app_key = app_key
         self.app_secret = app_secret
         self.robot_code = robot_code
         self.token_lifetime = token_lifetime
         self.url_lifetime = url_lifetime
-        self.requests: List[DingTalkRequest] = []
         self._files: Dict[str, Dict[str, Any]] = {}  # download code -> file
         self._objects: Dict[str, Dict[str, Any]] = {}  # object name -> file
         self._signatures: Dict[str, Tuple[str, bool]] = {}  # signature -> (object, expired)
         self._tokens: Dict[str, float] = {}
-        self._faults: List[_Fault] = []
-        self._lock = threading.Lock()
-        self._server = _Server((host, port), _handler_for(self))
-        self._thread: Optional[threading.Thread] = None
 
-    # -- life cycle -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return "http://%s:%d" % (_text(host), port)
-
-    def start(self) -> "DingTalkEmulator":
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, args=(0.05,), name="dingtalk-emulator", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> "DingTalkEmulator":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
+    thread_name = "dingtalk-emulator"
 
     def client(self, **kwargs: Any) -> Any:
         """A ``feishu_msgres.dingtalk.DingTalkClient`` for this emulator."""
@@ -157,10 +105,6 @@ class DingTalkEmulator:
 
     # -- faults ---------------------------------------------------------------------------
 
-    def _add_fault(self, kind: str, times: Optional[int], after: int, **action: Any) -> None:
-        with self._lock:
-            self._faults.append(_Fault(kind, times, after, action))
-
     def fail(
         self,
         kind: str = "download_url",
@@ -172,7 +116,7 @@ class DingTalkEmulator:
     ) -> None:
         """Answer the next ``times`` API calls of ``kind`` (``token``, ``download_url``) with
         ``status`` and DingTalk's JSON error ``code`` (``Throttling.Api`` with 429, say)."""
-        self._add_fault(kind, times, after, status=status, code=code, message=message)
+        self._add_fault(kind, None, times, after, status=status, code=code, message=message)
 
     def fail_file(self, times: Optional[int] = 1, status: int = 503, after: int = 0,
                   code: str = "ServiceUnavailable", message: str = "emulated failure") -> None:
@@ -180,11 +124,11 @@ class DingTalkEmulator:
         (403 says AccessDenied, as an expired URL does)."""
         if status == 403 and code == "ServiceUnavailable":
             code, message = "AccessDenied", "Request has expired."
-        self._add_fault("file", times, after, status=status, code=code, message=message)
+        self._add_fault("file", None, times, after, status=status, code=code, message=message)
 
     def drop_after(self, nbytes: int, times: Optional[int] = 1, reset: bool = False, after: int = 0) -> None:
         """Send a file's headers and ``nbytes`` of its body, then close (``reset``: RST)."""
-        self._add_fault("file", times, after, drop_after=nbytes, reset=reset)
+        self._add_fault("file", None, times, after, drop_after=nbytes, reset=reset)
 
     def expire_urls(self) -> None:
         """Every download URL handed out so far answers 403 AccessDenied from now on."""
@@ -196,13 +140,6 @@ class DingTalkEmulator:
         """Every access token issued so far becomes invalid (401 InvalidAuthentication)."""
         with self._lock:
             self._tokens.clear()
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def count(self, kind: Optional[str] = None) -> int:
-        return sum(1 for r in self.requests if kind is None or r.kind == kind)
 
     def of_kind(self, kind: str) -> List[DingTalkRequest]:
         return [r for r in self.requests if r.kind == kind]
@@ -240,36 +177,14 @@ class DingTalkEmulator:
         )
 
 
-def _handler_for(emu: DingTalkEmulator) -> Callable[..., BaseHTTPRequestHandler]:
-    class Handler(_Handler):
-        emulator = emu
-
-    return Handler
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BaseHandler):
     emulator: DingTalkEmulator
-    protocol_version = "HTTP/1.1"
     server_version = "DingTalkEmulator/1"
-    disable_nagle_algorithm = True  # as in the Feishu emulator: no delayed-ACK stalls
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
-        pass
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_GET(self) -> None:
-        self._dispatch()
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        split = urlsplit(self.path)
-        path = split.path
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw_body = self.rfile.read(length) if length else b""
+        path, query, raw_body = self._read_request()
         try:
             body = json.loads(raw_body.decode("utf-8")) if raw_body else None
         except (ValueError, UnicodeDecodeError):
@@ -285,8 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         emu = self.emulator
         record = DingTalkRequest(self.command, path, query, dict(self.headers.items()), kind,
                                  json_body=body, request_id=self.request_id)
-        with emu._lock:
-            emu.requests.append(record)
+        emu._record(record)
         fault = emu._fault_for(kind)
         if kind == "file":
             return self._file(path, query, fault)
@@ -383,31 +297,5 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = "bytes %d-%d/%d" % (start, end - 1, len(data))
         self._stream(status, headers, data, start, end, fault)
 
-    def _stream(self, status: int, headers: Dict[str, str], data: bytes, start: int, end: int,
-                fault: Dict[str, Any]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(end - start))
-        self.end_headers()
-        limit = min(end, start + int(fault["drop_after"])) if "drop_after" in fault else end
-        view = memoryview(data)
-        try:
-            for pos in range(start, limit, _BLOCK):
-                self.wfile.write(view[pos:min(pos + _BLOCK, limit)])
-            self.wfile.flush()
-        except OSError:  # the client went away
-            self.close_connection = True
-            return
-        if limit < end:
-            self._hang_up(bool(fault.get("reset")))
 
-    def _hang_up(self, reset: bool) -> None:
-        self.close_connection = True
-        if reset:  # SO_LINGER 0: close() sends RST
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        else:
-            try:
-                self.connection.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
+DingTalkEmulator.handler = _Handler

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import struct
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Optional, Tuple
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote
 
 from .._names import content_disposition
+from ._base import BaseHandler, LoopbackEmulator
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 LIST_PATH = "/open-apis/im/v1/messages"
@@ -27,7 +24,6 @@ _BOSSHI_MESSAGE = re.compile(r"^/open-apis/im/messages/([^/]+)$")
 _MESSAGE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)$")
 _RESOURCE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)/resources/([^/]+)$")
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_BLOCK = 64 * 1024
 
 
 class Request:
@@ -45,27 +41,7 @@ class Request:
         return "<Request %s %s %s>" % (self.method, self.path, self.headers.get("Range", ""))
 
 
-class _Fault:
-    def __init__(self, kind: Optional[str], key: Optional[str], times: Optional[int], after: int,
-                 action: Dict[str, Any]) -> None:
-        self.kind = kind
-        self.key = key
-        self.times = times  # None: for ever
-        self.after = after  # matching requests to let through first
-        self.action = action
-
-    def take(self, kind: str, key: Optional[str]) -> bool:
-        if self.times == 0 or (self.kind and self.kind != kind) or (self.key and self.key != key):
-            return False
-        if self.after > 0:
-            self.after -= 1
-            return False
-        if self.times is not None:
-            self.times -= 1
-        return True
-
-
-class FeishuEmulator:
+class FeishuEmulator(LoopbackEmulator):
     """``with FeishuEmulator() as emu: client = emu.client()``.
 
     Add messages with ``add_message`` and their bytes with ``add_resource``; inject faults
@@ -88,6 +64,7 @@ class FeishuEmulator:
     ) -> None:
         if dialect not in ("feishu", "bosshi"):
             raise ValueError("dialect is 'feishu' (also Lark) or 'bosshi'")
+        super().__init__(host, port)
         self.dialect = dialect
         self.app_ticket = app_ticket  # what a store app must present (Feishu pushes it hourly)
         self.tenant_keys = set(tenant_keys)  # tenants that installed the store app
@@ -96,44 +73,13 @@ class FeishuEmulator:
         self.user_access_token = user_access_token
         self.token_lifetime = token_lifetime
         self.latency = 0.0  # seconds added before every answer (a distant server)
-        self.requests: List[Request] = []
         self._messages: Dict[str, Dict[str, Any]] = {}
         self._children: Dict[str, List[str]] = {}
         self._resources: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._tokens: Dict[str, float] = {}
-        self._faults: List[_Fault] = []
-        self._lock = threading.Lock()
         self._counter = 0
-        self._server = _Server((host, port), _handler_for(self))
-        self._thread: Optional[threading.Thread] = None
 
-    # -- life cycle -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return "http://%s:%d" % (_text(host), port)
-
-    def start(self) -> "FeishuEmulator":
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, args=(0.05,), name="feishu-emulator", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._server.server_close()
-
-    def __enter__(self) -> "FeishuEmulator":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
+    thread_name = "feishu-emulator"
 
     def client(self, **kwargs: Any) -> Any:
         """A ``feishu_msgres.Client`` for this emulator (app credentials unless overridden)."""
@@ -213,11 +159,6 @@ class FeishuEmulator:
 
     # -- faults ---------------------------------------------------------------------------
 
-    def _add_fault(self, kind: Optional[str], key: Optional[str], times: Optional[int], after: int = 0,
-                   **action: Any) -> None:
-        with self._lock:
-            self._faults.append(_Fault(kind, key, times, after, action))
-
     def fail(
         self,
         kind: Optional[str] = None,
@@ -278,22 +219,7 @@ class FeishuEmulator:
         with self._lock:
             self._tokens.clear()
 
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def count(self, kind: Optional[str] = None) -> int:
-        return sum(1 for r in self.requests if kind is None or r.kind == kind)
-
     # -- serving (called from the handler) ------------------------------------------------
-
-    def _faults_for(self, kind: str, key: Optional[str]) -> Dict[str, Any]:
-        merged: Dict[str, Any] = {}
-        with self._lock:
-            for fault in self._faults:
-                if not any(k in merged for k in fault.action) and fault.take(kind, key):
-                    merged.update(fault.action)
-        return merged
 
     def _issue_token(self, prefix: str = "t-") -> str:
         with self._lock:
@@ -338,55 +264,18 @@ def _route(dialect: str, method: str, path: str) -> Tuple[str, Optional[str], An
     return "unknown", None, None
 
 
-def _handler_for(emu: FeishuEmulator) -> Callable[..., BaseHTTPRequestHandler]:
-    class Handler(_Handler):
-        emulator = emu
-
-    return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up (a test's timeout, a dropped download) is normal here.
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BaseHandler):
     emulator: FeishuEmulator
-    protocol_version = "HTTP/1.1"
     server_version = "FeishuEmulator/1"
-    # TCP_NODELAY, as real servers set it: otherwise a body written after its headers waits
-    # for the client's delayed ACK (40 ms on Linux) and every small answer is slow.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
-        pass
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_GET(self) -> None:
-        self._dispatch()
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        split = urlsplit(self.path)
-        path = split.path
-        query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        raw_body = self.rfile.read(length) if length else b""
+        path, query, raw_body = self._read_request()
         emu = self.emulator
         kind, key, match_res = _route(emu.dialect, self.command, path)
         record = Request(self.command, path, query, dict(self.headers.items()), kind)
-        with emu._lock:
-            emu.requests.append(record)
+        emu._record(record)
         if emu.latency:
             time.sleep(emu.latency)
         faults = emu._faults_for(kind, key)
@@ -546,48 +435,6 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = "bytes %d-%d/%d" % (start + shift, end - 1 + shift, len(data))
         self._stream(status, headers, data, start, end, faults)
 
-    def _stream(self, status: int, headers: Dict[str, str], data: bytes, start: int, end: int,
-                faults: Dict[str, Any]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(end - start))
-        self.end_headers()
-        limit = end
-        if "drop_after" in faults:
-            limit = min(end, start + int(faults["drop_after"]))
-        delay, block = faults.get("trickle", (0.0, _BLOCK))
-        view = memoryview(data)
-        pos = start
-        try:
-            while pos < limit:
-                step = min(block, limit - pos)
-                self.wfile.write(view[pos:pos + step])
-                pos += step
-                if delay:
-                    self.wfile.flush()
-                    time.sleep(delay)
-            self.wfile.flush()
-        except OSError:  # the client went away; nothing to tell anyone
-            self.close_connection = True
-            return
-        if limit < end:
-            self._hang_up(bool(faults.get("reset")))
-
-    def _hang_up(self, reset: bool) -> None:
-        self.close_connection = True
-        if reset:  # SO_LINGER 0: close() sends RST, "connection reset by peer"
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        else:
-            try:
-                self.connection.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-
-
-def _text(value: Any) -> str:
-    return value.decode("ascii") if isinstance(value, bytes) else str(value)
-
 
 def _parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
     """``bytes=a-b`` (one range) as a half-open ``(start, end)``; None if unsatisfiable."""
@@ -604,3 +451,6 @@ def _parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
     if start >= size or end <= start:
         return None
     return start, end
+
+
+FeishuEmulator.handler = _Handler
