@@ -4,8 +4,9 @@ This module only re-exports; each name lives in the module that owns it.
 """
 __version__ = "0.1.0"
 
+from typing import Any, List
+
 from .client import Client
-from .dingtalk import DingTalkClient, RobotFile, robot_files
 from .errors import (
     APIError,
     AuthError,
@@ -21,10 +22,35 @@ from .errors import (
     TransportError,
     UnsupportedMessageError,
 )
-from .export import ExportProgress, ExportSummary
 from .models import DownloadResult, Mention, Message, Resource, ResourceDownload, Sender
 from .ratelimit import RateLimiter
 from .resources import ResourceData, ResourceStream
+
+# Loaded on first use, to keep ``import feishu_msgres`` light: the export pulls in threads,
+# DingTalk its own client.
+_LAZY = {
+    "DingTalkClient": "dingtalk",
+    "RobotFile": "dingtalk",
+    "robot_files": "dingtalk",
+    "ExportProgress": "export",
+    "ExportSummary": "export",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError("module 'feishu_msgres' has no attribute %r" % name)
+    import importlib
+
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "APIError",

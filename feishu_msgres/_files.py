@@ -7,7 +7,6 @@ is never touched.
 from __future__ import annotations
 
 import os
-import secrets
 from typing import IO, Optional, Set, Union
 
 from ._names import numbered, split_ext
@@ -27,7 +26,7 @@ class AtomicFile:
         folder, name = os.path.split(path)
         # The name's first 200 bytes: with the 15 added, it stays under the usual 255-byte limit.
         stem = name.encode("utf-8")[:200].decode("utf-8", "ignore")
-        self.temp_path = os.path.join(folder, ".%s.%s.part" % (stem, secrets.token_hex(4)))
+        self.temp_path = os.path.join(folder, ".%s.%s.part" % (stem, os.urandom(4).hex()))
         # O_EXCL: never write through a file or link that someone else put there;
         # mode 0o666 lets the umask decide, as for any file the user creates.
         fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)

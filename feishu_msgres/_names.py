@@ -5,7 +5,6 @@ component; extensions from Content-Type.
 """
 from __future__ import annotations
 
-import mimetypes
 import re
 from typing import Dict, Optional, Tuple
 from urllib.parse import quote, unquote
@@ -160,6 +159,8 @@ def extension_for(content_type: Optional[str]) -> str:
         return _EXTENSIONS[mime]
     if mime == "application/octet-stream":
         return ""
+    import mimetypes  # rarely needed: the table above has the usual types
+
     return mimetypes.guess_extension(mime, strict=False) or ""
 
 

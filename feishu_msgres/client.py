@@ -6,7 +6,7 @@ import datetime
 import functools
 import os
 import re
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import quote
 
 import requests
@@ -25,7 +25,6 @@ from .download import (
     Transfer,
 )
 from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError, TooLargeError
-from .export import ExportProgress, ExportSummary, export_chat
 from .models import DownloadResult, Message, Resource, ResourceDownload
 from .platforms import APP_TOKEN_PATH, PLATFORMS, STORE_TENANT_TOKEN_PATH
 from .ratelimit import RateLimiter
@@ -41,6 +40,9 @@ from .transport import (
     retry_wait,
     send,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .export import ExportProgress, ExportSummary
 
 RESOURCE_TYPES = ("image", "file")
 DEFAULT_TIMEOUT = (10.0, 60.0)
@@ -309,14 +311,16 @@ class Client(SessionOwner):
         end_time: Union[None, int, float, datetime.datetime] = None,
         workers: int = 4,
         max_rate: Optional[int] = None,
-        progress: Optional[Callable[[ExportProgress], None]] = None,
-    ) -> ExportSummary:
+        progress: Optional[Callable[["ExportProgress"], None]] = None,
+    ) -> "ExportSummary":
         """Every attachment of a chat's history into ``dest_dir``, resumable.
 
         ``workers`` threads share this client and its rate limit (``max_rate`` requests a
         second for this export, else the client's). Layout, manifest and resuming: see
         ``feishu_msgres.export``. A resource that fails is recorded and the export goes on.
         """
+        from .export import export_chat  # threads and all: loaded by the first export only
+
         return export_chat(self, chat_id, dest_dir, start_time, end_time, workers, max_rate, progress)
 
     def get_message(self, message_id: str, user_id_type: Optional[str] = None) -> Message:

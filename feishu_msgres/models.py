@@ -6,7 +6,6 @@ msg_types parse with no resources, and keys may be snake_case or camelCase (gate
 from __future__ import annotations
 
 import datetime as _dt
-import html
 from collections import defaultdict
 from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple
 
@@ -173,6 +172,8 @@ class Message:
 
     def _repr_html_(self) -> str:
         """A card in Jupyter: sender, time, type, text and resources, forwarded ones nested."""
+        import html  # only notebooks need it: kept out of ``import feishu_msgres``
+
         esc = html.escape
         when = self.create_time.strftime("%Y-%m-%d %H:%M:%S UTC") if self.create_time else ""
         who = self.sender.id or self.sender.sender_type or "unknown sender"

@@ -6,13 +6,10 @@ documents no endpoint for message resources or chat history, so none is guessed 
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
-
-import attr
+from typing import Dict, NamedTuple, Optional
 
 
-@attr.frozen
-class Platform:
+class Platform(NamedTuple):
     name: str
     base_url: str
     token_path: str  # tenant_access_token of an internal app
