@@ -115,6 +115,8 @@ class Target:
         path = os.fspath(dest)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
+        if path.endswith(("/", os.sep)):  # "downloads/": a folder, made if missing
+            os.makedirs(path, exist_ok=True)
         if os.path.isdir(path):
             self.folder = path
             return

@@ -264,3 +264,10 @@ def test_a_size_that_changes_between_requests_is_an_integrity_error(mock, client
     with pytest.raises(fm.IntegrityError, match="size changed"):
         client.download_resource("om_1", "file_1", "file", tmp_path / "f")
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_path_ending_in_a_slash_is_a_folder_made_if_missing(emu_client, served, tmp_path, monkeypatch):
+    monkeypatch.chdir(str(tmp_path))
+    res = emu_client.download_resource(served, "file_1", "file", "downloads/")
+    assert res.path == os.path.join("downloads", "报告 2024.pdf")
+    assert (tmp_path / "downloads" / "报告 2024.pdf").read_bytes() == DATA
