@@ -14,7 +14,7 @@ import signal
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from . import __version__
 from .client import Client, quote_id
@@ -405,12 +405,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
                         " resource, and the command would exit 1)")
                 say("")
         requests_seen = len(emu.requests)
-    say("The emulator answered %d requests (one token for all of them). Files are in %s:" % (requests_seen, folder))
+    _demo_neighbours(folder, say)
+    say("The Feishu emulator answered %d requests (one token for all of them). Files are in %s:"
+        % (requests_seen, folder))
     for name in sorted(os.listdir(folder)):
         say("  %-24s %10d bytes" % (name, os.path.getsize(os.path.join(folder, name))))
     say("\nNext, against the real Feishu: export FEISHU_APP_ID=cli_... FEISHU_APP_SECRET=... and run")
     say("  %s get --message-id om_...      (then download --message-id ... --file-key ... --type ...)" % PROG)
     return 0
+
+
+def _demo_neighbours(folder: str, say: Callable[..., None]) -> None:
+    """The same client against the BOSS Hi gateway's dialect, and a DingTalk robot file."""
+    from .demo import png
+    from .testing import FeishuEmulator
+    from .testing.dingtalk import DingTalkEmulator
+
+    with FeishuEmulator(dialect="bosshi") as hi, hi.client() as client:
+        mid = hi.add_message("text", {"text": "来自 BOSS Hi 的消息"})
+        say("$ FEISHU_PLATFORM=bosshi %s get --message-id %s" % (PROG, mid))
+        message = client.get_message(mid)
+        say("  a %s message from the BOSS Hi gateway's dialect: %r\n" % (message.msg_type, message.text))
+    with DingTalkEmulator() as ding, ding.client() as dingtalk:
+        ding.add_file("demo-download-code", png(rgb=(255, 200, 0)), content_type="image/png")
+        say("$ cd %s && %s dingtalk-download --download-code demo-download-code --output ./" % (folder, PROG))
+        result = dingtalk.download("demo-download-code", folder, checksum=True)
+        emit({"saved_path": result.path, "size_bytes": result.size, "content_type": result.content_type,
+              "sha256": result.sha256})
+        seen = [r.headers for r in ding.requests if r.kind == "file"]
+        leaked = any(k.lower() in ("authorization", "x-acs-dingtalk-access-token") for h in seen for k in h)
+        say("  (the object store that served it %s the access token)\n" % ("SAW" if leaked else "never saw"))
 
 
 # -- parser --------------------------------------------------------------------------------------
