@@ -23,6 +23,7 @@ from .download import (
     OpenResponse,
     Progress,
     Transfer,
+    download,
 )
 from .errors import TOKEN_INVALID_CODES, APIError, ConfigError, FeishuError, TooLargeError
 from .models import DownloadResult, Message, Resource, ResourceDownload
@@ -355,8 +356,8 @@ class Client(SessionOwner):
         whole. ``add_extension``: a path without an extension gets the server's.
         """
         opener = self._resource_opener(message_id, file_key, type)
-        target = Target(dest, overwrite, add_extension, _taken)  # a bad dest: refused before any request
-        return Transfer(opener, file_key, target, type == "file", self.download_settings, progress, checksum).run()
+        return download(opener, file_key, dest, type == "file", self.download_settings,
+                        overwrite, progress, checksum, add_extension, _taken)
 
     def open_resource(self, message_id: str, file_key: str, type: str,
                       progress: Optional[Progress] = None, checksum: bool = False) -> ResourceStream:
