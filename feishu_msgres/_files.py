@@ -13,7 +13,7 @@ from ._names import numbered, split_ext
 from .errors import ConfigError, DestinationExistsError
 
 PathLike = Union[str, "os.PathLike[str]"]
-Dest = Union[PathLike, IO[bytes], None]
+Dest = Union[PathLike, IO[bytes]]
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 
 
@@ -65,7 +65,7 @@ class AtomicFile:
 class _FileObject:
     """A caller's file object: written as is; on failure what was written stays (theirs)."""
 
-    def __init__(self, file: Union[IO[bytes], "_Nowhere"]) -> None:
+    def __init__(self, file: IO[bytes]) -> None:
         self.file = file
         self.path: Optional[str] = None
 
@@ -78,11 +78,6 @@ class _FileObject:
             flush()
 
     def discard(self) -> None:
-        pass
-
-
-class _Nowhere:
-    def write(self, data: bytes) -> None:
         pass
 
 
@@ -100,12 +95,12 @@ class Target:
         self.overwrite = overwrite
         self.add_extension = add_extension
         self.taken = taken
-        self.file: Union[IO[bytes], _Nowhere, None] = None
+        self.file: Optional[IO[bytes]] = None
         self.folder: Optional[str] = None
         self.path: Optional[str] = None
-        if dest is None:  # the bytes go to the caller only (Client.open_resource)
-            self.file = _Nowhere()
-            return
+        if dest is None:  # nothing would keep the bytes: say so rather than drop them
+            raise ConfigError("dest is required: a file object, a path or a folder "
+                              "(to keep the bytes in memory, use read_resource or open_resource)")
         if not isinstance(dest, (str, bytes, os.PathLike)):
             if not hasattr(dest, "write"):
                 raise ConfigError("dest must be a path, a folder or a binary file object, not %r"

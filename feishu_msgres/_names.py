@@ -167,18 +167,23 @@ def extension_for(content_type: Optional[str]) -> str:
 def choose_filename(
     file_key: str, content_disposition: Optional[str], content_type: Optional[str]
 ) -> Tuple[str, Optional[str]]:
+    """``choose_name`` for the name a Content-Disposition header offers."""
+    return choose_name(file_key, parse_content_disposition(content_disposition), content_type)
+
+
+def choose_name(fallback: str, offered: Optional[str], content_type: Optional[str]) -> Tuple[str, Optional[str]]:
     """``(name to save as, the server's safe name or None)``.
 
-    The server's name when it is usable (with an extension from Content-Type when it has
-    none); else ``file_key`` plus that extension.
+    The name the server offers when it is usable (with an extension from Content-Type when
+    it has none); else ``fallback`` (the file_key) plus that extension.
     """
-    server_name = safe_filename(parse_content_disposition(content_disposition))
+    server_name = safe_filename(offered)
     ext = extension_for(content_type)
     if server_name:
         if not split_ext(server_name)[1] and ext:
             return shorten(server_name + ext), server_name
         return server_name, server_name
-    fallback = safe_filename(file_key) or "resource"
+    fallback = safe_filename(fallback) or "resource"
     return shorten(fallback + ext), None
 
 

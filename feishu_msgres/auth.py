@@ -1,19 +1,30 @@
-"""Access tokens: fetched once, cached, shared, refreshed before they expire.
+"""Access tokens: one provider per token flow, and one ``requests`` auth that owns
+"token rejected -> drop it -> fetch a new one -> resend once" for every platform.
 
 A tenant_access_token lives two hours; Feishu hands out a new one only when the old one has
 under 30 minutes left, so refreshing five minutes before expiry always gets a new one.
+Providers share one small interface: ``get()`` a token, ``invalidate(token)`` one the server
+refused, ``refreshable`` (a user's token is not), ``plan()`` the token request, for dry runs.
 """
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 
+from .answers import code_of
+from .endpoints import Call
+from .errors import ConfigError
+from .platforms import Dialect
+from .transport import log
+
 # Refresh this long before the server's expiry: covers clock skew and a slow request.
 REFRESH_MARGIN = 300.0
+Fetch = Callable[[], Tuple[str, float]]  # -> (token, lifetime in seconds)
+PostJSON = Callable[[Call], Dict[str, Any]]  # sends a token request, returns its answer
 
 
 class Secret:
@@ -41,13 +52,9 @@ class TokenManager:
     processes sharing it share one token.
     """
 
-    def __init__(
-        self,
-        fetch: Callable[[], Tuple[str, float]],
-        key: str,
-        store: Any = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    refreshable = True
+
+    def __init__(self, fetch: Fetch, key: str, store: Any = None, clock: Callable[[], float] = time.time) -> None:
         self._fetch = fetch
         self.key = key
         self._store = store
@@ -114,6 +121,8 @@ class TokenManager:
 class StaticToken:
     """A token given by the caller (a user_access_token): used as is, never refreshed."""
 
+    refreshable = False
+
     def __init__(self, token: str) -> None:
         self._token = Secret(token)
 
@@ -126,25 +135,116 @@ class StaticToken:
     def invalidate(self, token: str) -> None:
         """Nothing to refetch: the caller must bring a new user token."""
 
+    def plan(self) -> List[Call]:
+        return []
 
-class BearerAuth(requests.auth.AuthBase):
-    """Puts ``Authorization: Bearer <token>`` on each request, asking the provider every time."""
 
-    def __init__(self, provider: Any, header: str = "Authorization", scheme: str = "Bearer ") -> None:
+class FetchedToken(TokenManager):
+    """A token fetched by one request (``call``) whose answer holds it in ``field``.
+
+    ``nested``: the answer nests it under ``data`` (BOSS Hi). ``lifetime_field`` names the
+    lifetime (``expire`` for Feishu, ``expireIn`` for DingTalk).
+    """
+
+    def __init__(self, post: PostJSON, call: Callable[[], Call], field: str, key: str, store: Any = None,
+                 nested: bool = False, lifetime_field: str = "expire") -> None:
+        super().__init__(self._fetch_once, key, store)
+        self._post = post
+        self._call = call
+        self.field = field
+        self.nested = nested
+        self.lifetime_field = lifetime_field
+
+    def plan(self) -> List[Call]:
+        return [self._call().masked()]
+
+    def _fetch_once(self) -> Tuple[str, float]:
+        return read_token(self._post(self._call()), self.field, self.nested, self.lifetime_field)
+
+
+def read_token(answer: Dict[str, Any], field: str, nested: bool = False,
+               lifetime_field: str = "expire") -> Tuple[str, float]:
+    """``(token, lifetime)`` from a token answer; an answer without it is an APIError."""
+    from .errors import APIError
+
+    if nested and isinstance(answer.get("data"), dict):
+        answer = answer["data"]
+    token = answer.get(field)
+    if not isinstance(token, str) or not token:
+        raise APIError(None, "the token answer holds no %s" % field)
+    try:
+        lifetime = float(answer.get(lifetime_field) or 7200)
+    except (TypeError, ValueError):
+        lifetime = 7200.0
+    return token, lifetime
+
+
+class StoreAppToken(FetchedToken):
+    """A store (ISV) app's tenant token: an app_access_token from the pushed app_ticket, then
+    the tenant's token for it; each cached under its own key. An app token the server calls
+    invalid is dropped and the tenant token asked for once more with a new one."""
+
+    def __init__(self, post: PostJSON, app_token: FetchedToken, call: Callable[[str], Call],
+                 dialect: Dialect, key: str, store: Any = None) -> None:
+        super().__init__(post, lambda: call(app_token.get()), "tenant_access_token", key, store)
+        self.app_token = app_token
+        self._dialect = dialect
+        self._tenant_call = call
+
+    def plan(self) -> List[Call]:
+        return self.app_token.plan() + [self._tenant_call("***").masked()]
+
+    def _fetch_once(self) -> Tuple[str, float]:
+        from .errors import APIError
+
+        used = self.app_token.get()
+        try:
+            return read_token(self._post(self._tenant_call(used)), self.field)
+        except APIError as exc:
+            if not self._dialect.token_rejected(exc.http_status or 0, exc.code):
+                raise
+            self.app_token.invalidate(used)  # the app token went stale: once more with a new one
+            return read_token(self._post(self._tenant_call(self.app_token.get())), self.field)
+
+
+class TokenAuth(requests.auth.AuthBase):
+    """Puts the token on each request, and when the server calls it invalid, drops it,
+    fetches a new one and resends the request once (requests' ``HTTPDigestAuth.handle_401``
+    is the model: the auth owns the resend, the client does not know)."""
+
+    def __init__(self, provider: Any, dialect: Dialect, header: str = "Authorization",
+                 scheme: str = "Bearer ") -> None:
         self.provider = provider
+        self.dialect = dialect
         self.header = header
         self.scheme = scheme
 
     def __repr__(self) -> str:
-        return "<BearerAuth %s>" % self.header
+        return "<TokenAuth %s>" % self.header
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers[self.header] = self.scheme + self.provider.get()
+        if self.provider.refreshable:
+            request.register_hook("response", self._resend_if_rejected)
         return request
 
-    def with_token(self, token: str) -> "BearerAuth":
-        """The same header with this token, fetched already."""
-        return BearerAuth(StaticToken(token), self.header, self.scheme)
+    def _resend_if_rejected(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        if kwargs.get("stream") and response.status_code < 400:
+            return response  # a streamed success is the resource itself: do not read into it
+        if not self.dialect.token_rejected(response.status_code, code_of(response, self.dialect)):
+            return response
+        used = self.token_of(response.request)
+        log.debug("%s: the token was rejected; fetching a new one and sending once more",
+                  response.request.method)
+        response.close()
+        if used:
+            self.provider.invalidate(used)
+        again = response.request.copy()
+        again.headers[self.header] = self.scheme + self.provider.get()
+        resent: requests.Response = response.connection.send(again, **kwargs)
+        resent.history.append(response)
+        resent.request = again
+        return resent
 
     def token_of(self, request: requests.PreparedRequest) -> Optional[str]:
         """The token a sent request carried (to invalidate exactly that one)."""
@@ -159,3 +259,9 @@ def store_key(kind: str, base_url: str, app_id: str, secret: str) -> str:
     """Cache key: base URL + app id + a hash of the secret (a new secret means a new key)."""
     digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
     return "feishu_msgres:%s:%s:%s:%s" % (kind, base_url, app_id, digest)
+
+
+def require(value: Optional[str], message: str) -> str:
+    if not value:
+        raise ConfigError(message)
+    return value

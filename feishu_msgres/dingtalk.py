@@ -4,40 +4,43 @@ The token comes from ``POST /v1.0/oauth2/accessToken`` and goes in the
 ``x-acs-dingtalk-access-token`` header of ``POST /v1.0/robot/messageFiles/download``, which
 answers a temporary ``downloadUrl`` on an object store. That URL is signed in its query, so it
 is fetched with a plain GET carrying no token and no header of ours: an added credential
-would break (or leak past) its signature.
+would break (or leak past) its signature. This module is DingTalk's dialect (its string
+error codes), its client, and the parsing of its robot callbacks.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Type, Union
-from urllib.parse import quote, unquote, urlsplit
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+from urllib.parse import unquote, urlsplit
 
 import attr
 import requests
-from urllib3.util.retry import Retry
 
 from ._files import Dest, Target
-from ._names import parse_content_disposition
-from .auth import BearerAuth, Secret, TokenManager, store_key
-from .download import DownloadSettings, Progress
-from .download import download as _download
+from .auth import FetchedToken, Secret, TokenAuth, store_key
+from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, own_session
+from .download import TRANSIENT_STATUSES, DownloadSettings
+from .endpoints import Call, Hidden
 from .errors import (
+    BY_STATUS,
     APIError,
     AuthError,
     ConfigError,
+    ErrorTable,
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
-    api_error,
 )
 from .models import DownloadResult
-from .transport import BODY_ERRORS, RETRY_STATUSES, SessionOwner, environment_for, make_session, read_json, send
+from .platforms import Dialect
+from .ratelimit import Gate
+from .resources import READ_LIMIT, ResourceData, ResourceStream, iter_bytes, open_stream, read_bytes, save
+from .transfer import Progress, Source, offered_name
+from .transport import BODY_ERRORS, Retry, environment_for, send
 
 DEFAULT_BASE_URL = "https://api.dingtalk.com"
-DEFAULT_TIMEOUT = (10.0, 60.0)
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 DOWNLOAD_PATH = "/v1.0/robot/messageFiles/download"
 TOKEN_HEADER = "x-acs-dingtalk-access-token"
@@ -47,10 +50,39 @@ PLACEHOLDER_EXT = ".file"
 FALLBACK_NAME = "dingtalk-file"
 _XML_FIELD = "<%s>([^<]{0,500})</%s>"
 
-__all__ = ["DingTalkClient", "RobotFile", "dingtalk_error", "robot_files"]
+__all__ = ["DINGTALK", "DingTalkClient", "RobotFile", "robot_files"]
 
 
-class DingTalkClient(SessionOwner):
+def _string_code(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+# DingTalk's codes are strings, many of them families (seed 004's error table).
+DINGTALK_ERRORS = ErrorTable(
+    {INVALID_TOKEN_CODE: (AuthError, "The access token is invalid or expired")},
+    rules=[
+        (lambda c: c.startswith("Throttling") or "QpsLimit" in c, RateLimitError, "Rate limited; slow down"),
+        (lambda c: "downloadCode" in c and not c.endswith(".empty"), NotFoundError,
+         "The download code is incorrect or expired; take a new one from a new callback"),
+        (lambda c: c.endswith(".auth"), PermissionDeniedError,
+         "Use the robotCode of the robot that received the message, from an internal or "
+         "authorised app of the same organisation"),
+        (lambda c: c.startswith("invalidParameter"), InvalidRequestError, "A request parameter is invalid or empty"),
+        (lambda c: c.startswith("Forbidden"), PermissionDeniedError, "The app lacks a permission (qyapi_robot_sendmsg?)"),
+    ],
+)
+DINGTALK = Dialect("dingtalk", DINGTALK_ERRORS, [INVALID_TOKEN_CODE], msg_keys=("message", "msg"),
+                   log_id_keys=("requestid", "requestId"), parse=_string_code, body_log_id_first=True,
+                   rejected_token_statuses=[401])
+# The token endpoint refuses credentials with codes of its own (invalidClientIdOrSecret …).
+_CREDENTIALS = (AuthError, "Check DINGTALK_APP_KEY and DINGTALK_APP_SECRET")
+DINGTALK_TOKEN = Dialect("dingtalk-token", DINGTALK_ERRORS.with_statuses({400: _CREDENTIALS, 401: _CREDENTIALS,
+                                                                          403: _CREDENTIALS}),
+                         [], msg_keys=("message", "msg"), log_id_keys=("requestid", "requestId"),
+                         parse=_string_code, body_log_id_first=True)
+
+
+class DingTalkClient(ClientBase):
     """``DingTalkClient(app_key, app_secret, robot_code).download(download_code, dest)``.
 
     One pooled session with the transport's retries; the access token is fetched once,
@@ -58,49 +90,36 @@ class DingTalkClient(SessionOwner):
     shape), exactly as Feishu's. Safe to share between threads.
     """
 
+    ENV = {"app_key": "DINGTALK_APP_KEY", "app_secret": "DINGTALK_APP_SECRET",
+           "robot_code": "DINGTALK_ROBOT_CODE", "base_url": "DINGTALK_BASE_URL"}
+
     def __init__(
         self,
-        app_key: str,
-        app_secret: str,
+        app_key: Optional[str] = None,
+        app_secret: Optional[str] = None,
         robot_code: Optional[str] = None,
         *,
         base_url: str = DEFAULT_BASE_URL,
         token_store: Any = None,
-        timeout: Union[float, Tuple[float, float]] = DEFAULT_TIMEOUT,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         retries: Union[int, Retry] = 3,
         session: Optional[requests.Session] = None,
     ) -> None:
         if not app_key or not app_secret:
             raise ConfigError("give app_key and app_secret (DINGTALK_APP_KEY, DINGTALK_APP_SECRET)")
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        if not re.match(r"^https?://[^/]+", self.base_url):
-            raise ConfigError("base_url must start with http:// or https://, got %r" % self.base_url)
+        url = checked_base_url(base_url or DEFAULT_BASE_URL)
         self.app_key = app_key
         self.robot_code = robot_code or None
-        self.timeout = timeout
         # The engine's defaults; a plain GET first, so only resume settings matter here.
         self.download_settings = DownloadSettings()
-        self._app_secret = Secret(app_secret)
-        self._own_session = session is None
-        self.session = session if session is not None else make_session(retries)
-        self._token = TokenManager(
-            self._fetch_token, store_key("dingtalk", self.base_url, app_key, app_secret), store=token_store
-        )
-        self._auth = BearerAuth(self._token, header=TOKEN_HEADER, scheme="")
-
-    @classmethod
-    def from_env(cls, environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> "DingTalkClient":
-        """Configured by DINGTALK_APP_KEY, DINGTALK_APP_SECRET, DINGTALK_ROBOT_CODE and
-        DINGTALK_BASE_URL; keyword arguments override them."""
-        env = os.environ if environ is None else environ
-        kwargs: Dict[str, Any] = {
-            "app_key": env.get("DINGTALK_APP_KEY") or None,
-            "app_secret": env.get("DINGTALK_APP_SECRET") or None,
-            "robot_code": env.get("DINGTALK_ROBOT_CODE") or None,
-            "base_url": env.get("DINGTALK_BASE_URL") or DEFAULT_BASE_URL,
-        }
-        kwargs.update(overrides)
-        return cls(**kwargs)
+        session, self._own_session = own_session(session, retries)
+        self.connection = Connection(session, url, DINGTALK, timeout, Gate())
+        secret = Secret(app_secret)
+        token_call = Call("POST", TOKEN_PATH, json={"appKey": app_key, "appSecret": Hidden(secret)})
+        self.tokens = FetchedToken(lambda call: self.connection.json(call, dialect=DINGTALK_TOKEN),
+                                   lambda: token_call, "accessToken", store_key("dingtalk", url, app_key, app_secret),
+                                   token_store, lifetime_field="expireIn")
+        self._auth = TokenAuth(self.tokens, DINGTALK, header=TOKEN_HEADER, scheme="")
 
     def __repr__(self) -> str:
         return "<feishu_msgres.DingTalkClient %s, app %s, robot %s>" % (
@@ -112,21 +131,16 @@ class DingTalkClient(SessionOwner):
     def get_download_url(self, download_code: str, robot_code: Optional[str] = None) -> str:
         """The temporary ``downloadUrl`` of a robot message's file (it expires: use it soon)."""
         robot = self._robot_for(download_code, robot_code)
-        body = self._call(DOWNLOAD_PATH, {"downloadCode": download_code, "robotCode": robot})
+        call = Call("POST", DOWNLOAD_PATH, json={"downloadCode": download_code, "robotCode": robot})
+        body = self.connection.json(call, auth=self._auth)
         url = body.get("downloadUrl")
         if not isinstance(url, str) or not re.match(r"^https?://", url):
-            raise APIError(None, "the answer of %s holds no downloadUrl" % DOWNLOAD_PATH, _request_id(body))
+            raise APIError(None, "the answer of %s holds no downloadUrl" % DOWNLOAD_PATH, _request_id(body),
+                           method="POST", path=DOWNLOAD_PATH)
         return url
 
-    def download(
-        self,
-        download_code: str,
-        dest: Dest,
-        robot_code: Optional[str] = None,
-        overwrite: bool = False,
-        progress: Optional[Progress] = None,
-        checksum: bool = False,
-    ) -> DownloadResult:
+    def download(self, download_code: str, dest: Dest, *, robot_code: Optional[str] = None, overwrite: bool = False,
+                 progress: Optional[Progress] = None, checksum: bool = False) -> DownloadResult:
         """Download a robot message's file to a file object, a path or a folder.
 
         A folder gets the object store's name (Content-Disposition) or the URL's own name
@@ -136,19 +150,29 @@ class DingTalkClient(SessionOwner):
         """
         robot = self._robot_for(download_code, robot_code)
         Target(dest, overwrite)  # a bad dest is refused before the API is asked
-        presigned = _PresignedFile(self, download_code, robot)
-        return _download(
-            presigned,
-            _name_from_url(presigned.url),
-            dest,
-            ranged=False,
-            settings=self.download_settings,
-            overwrite=overwrite,
-            progress=progress,
-            checksum=checksum,
-        )
+        return save(self._source(download_code, robot), dest, overwrite=overwrite, progress=progress,
+                    checksum=checksum)
 
-    # -- HTTP ---------------------------------------------------------------------------
+    def open_file(self, download_code: str, *, robot_code: Optional[str] = None,
+                  progress: Optional[Progress] = None, checksum: bool = False) -> ResourceStream:
+        """The file as a ``ResourceStream`` of chunks (see ``Client.open_resource``)."""
+        return open_stream(self._source(download_code, self._robot_for(download_code, robot_code)),
+                           progress=progress, checksum=checksum)
+
+    def iter_file(self, download_code: str, *, robot_code: Optional[str] = None) -> Iterator[bytes]:
+        """The file's bytes, chunk by chunk."""
+        return iter_bytes(self._source(download_code, self._robot_for(download_code, robot_code)))
+
+    def read_file(self, download_code: str, *, robot_code: Optional[str] = None,
+                  max_bytes: int = READ_LIMIT) -> ResourceData:
+        """A small file in memory, as ``ResourceData`` (see ``Client.read_resource``)."""
+        return read_bytes(self._source(download_code, self._robot_for(download_code, robot_code)),
+                          max_bytes=max_bytes)
+
+    def _source(self, download_code: str, robot_code: str) -> Source:
+        presigned = _PresignedFile(self, download_code, robot_code)
+        return Source(presigned, _name_from_url(presigned.url), False, DINGTALK, self.download_settings,
+                      self.connection.gate, name_of=_offered_without_placeholder)
 
     def _robot_for(self, download_code: Any, robot_code: Optional[str]) -> str:
         if not isinstance(download_code, str) or not download_code.strip():
@@ -157,37 +181,6 @@ class DingTalkClient(SessionOwner):
         if not robot:
             raise ConfigError("give robot_code (DINGTALK_ROBOT_CODE): the code of the robot that got the message")
         return robot
-
-    def _fetch_token(self) -> Tuple[str, float]:
-        response = send(
-            self.session,
-            "POST",
-            self.base_url + TOKEN_PATH,
-            json={"appKey": self.app_key, "appSecret": self._app_secret.reveal()},
-            timeout=self.timeout,
-        )
-        body = _read(response, token_call=True)
-        token = body.get("accessToken")
-        if not isinstance(token, str) or not token:
-            raise APIError(None, "the token answer holds no accessToken", _request_id(body), response.status_code)
-        try:
-            lifetime = float(body.get("expireIn") or 7200)
-        except (TypeError, ValueError):
-            lifetime = 7200.0
-        return token, lifetime
-
-    def _call(self, path: str, payload: Dict[str, Any]) -> Dict[str, Any]:
-        """POST with the token; a token the server calls invalid is dropped, a new one
-        fetched and the call sent once more."""
-        url = self.base_url + path
-        response = send(self.session, "POST", url, auth=self._auth, json=payload, timeout=self.timeout)
-        if response.status_code == 401 or _code_of(response) == INVALID_TOKEN_CODE:
-            used = self._auth.token_of(response.request)
-            response.close()
-            if used:
-                self._token.invalidate(used)
-            response = send(self.session, "POST", url, auth=self._auth, json=payload, timeout=self.timeout)
-        return _read(response)
 
 
 class _PresignedFile:
@@ -205,103 +198,29 @@ class _PresignedFile:
         self.url = url
         self.env = environment_for(self.client.session, url)
 
-    def __call__(self, extra_headers: Dict[str, str]) -> requests.Response:
-        response = self._get(extra_headers)
+    def __call__(self, headers: Dict[str, str]) -> requests.Response:
+        response = self._get(headers)
         if response.status_code == 403 and not self.renewed:
             # URLs live minutes. Mid-download this resumes where it broke: the engine's
             # Range comes again with the new URL.
             response.close()
             self._use(self.client.get_download_url(self.download_code, self.robot_code))
             self.renewed = True  # only now: a failed ask may be tried again on the next resume
-            response = self._get(extra_headers)
-        if response.status_code >= 400 and response.status_code not in RETRY_STATUSES:
+            response = self._get(headers)
+        if response.status_code >= 400 and response.status_code not in TRANSIENT_STATUSES:
             raise _object_store_error(response)
-        return _without_placeholder_name(response)
+        return response
 
-    def _get(self, extra_headers: Dict[str, str]) -> requests.Response:
+    def _get(self, headers: Dict[str, str]) -> requests.Response:
         # No auth and no header of ours: the query's signature is the credential, and a
-        # token would leak to the store. Accept-Encoding only changes the value the session
-        # sends anyway (no signature covers it): identity keeps byte offsets true for Range.
-        headers = {"Accept-Encoding": "identity"}
-        headers.update(extra_headers)
-        return send(
-            self.client.session, "GET", self.url, env=self.env,
-            headers=headers, stream=True, timeout=self.client.timeout,
-        )
+        # token would leak to the store. The engine's Accept-Encoding only changes the value
+        # the session sends anyway (no signature covers it): identity keeps offsets true.
+        conn = self.client.connection
+        return send(conn.session, "GET", self.url, gate=conn.gate, env=self.env, headers=headers, stream=True,
+                    timeout=conn.timeout)
 
 
 # -- errors -------------------------------------------------------------------------------
-
-
-def dingtalk_error(
-    code: Optional[str],
-    msg: str,
-    log_id: Optional[str],
-    http_status: Optional[int],
-    default: Type[APIError] = APIError,
-    default_hint: Optional[str] = None,
-) -> APIError:
-    """The APIError subclass for a DingTalk string code (``invalidParameter.robotCode.auth``).
-
-    ``default`` (with ``default_hint``) is used when the code says nothing known.
-    """
-    text = code or ""
-    cls: Type[APIError] = default
-    hint = default_hint
-    if text == INVALID_TOKEN_CODE:
-        cls, hint = AuthError, "The access token is invalid or expired"
-    elif text.startswith("Throttling") or "QpsLimit" in text or http_status == 429:
-        cls, hint = RateLimitError, "Rate limited; slow down"
-    elif "downloadCode" in text and not text.endswith(".empty"):
-        cls, hint = NotFoundError, "The download code is incorrect or expired; take a new one from a new callback"
-    elif text.endswith(".auth"):
-        cls, hint = PermissionDeniedError, (
-            "Use the robotCode of the robot that received the message, from an internal or "
-            "authorised app of the same organisation"
-        )
-    elif text.startswith("invalidParameter"):
-        cls, hint = InvalidRequestError, "A request parameter is invalid or empty"
-    elif text.startswith("Forbidden"):
-        cls, hint = PermissionDeniedError, "The app lacks a permission (qyapi_robot_sendmsg?)"
-    return cls(code, msg, log_id=log_id, http_status=http_status, hint=hint)
-
-
-def _read(response: requests.Response, token_call: bool = False) -> Dict[str, Any]:
-    """``transport.read_json``, its APIError retyped by DingTalk's string code."""
-    try:
-        return read_json(response)
-    except APIError as exc:
-        body = _body_of(response)
-        if body is None:  # not DingTalk's JSON (a gateway page): the transport said it all
-            raise
-        code = body.get("code")
-        default, hint = type(exc), None
-        if token_call and exc.http_status in (400, 401, 403):
-            # The token endpoint refuses credentials with codes of its own (invalidClientIdOrSecret …).
-            default, hint = AuthError, "Check DINGTALK_APP_KEY and DINGTALK_APP_SECRET"
-        raise dingtalk_error(
-            code if isinstance(code, str) and code else None,
-            exc.msg,
-            _request_id(body) or exc.log_id,
-            exc.http_status,
-            default,
-            hint,
-        ) from None
-
-
-def _body_of(response: requests.Response) -> Optional[Dict[str, Any]]:
-    """The JSON object of an (unstreamed) API answer, or None."""
-    try:
-        body = json.loads(response.content.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _code_of(response: requests.Response) -> Optional[str]:
-    body = _body_of(response) if response.status_code >= 400 else None
-    code = body.get("code") if body else None
-    return code if isinstance(code, str) else None
 
 
 def _request_id(body: Mapping[str, Any]) -> Optional[str]:
@@ -319,13 +238,15 @@ def _object_store_error(response: requests.Response) -> APIError:
         response.close()
     code, message, request_id = (_xml_field(text, name) for name in ("Code", "Message", "RequestId"))
     status = response.status_code
-    cls = type(api_error(None, "", None, status))  # the class the HTTP status implies
+    cls = BY_STATUS.classify(None, status)[0]  # the class the HTTP status implies
     return cls(
         code,
         message or "the object store answered HTTP %d to the download URL" % status,
         log_id=request_id or response.headers.get("x-oss-request-id"),
         http_status=status,
         hint="The download URL was refused even after a fresh one was asked for" if status == 403 else None,
+        method="GET",
+        path=urlsplit(response.url or "").path or None,
     )
 
 
@@ -348,15 +269,11 @@ def _name_from_url(url: str) -> str:
     return _strip_placeholder(last).strip() or FALLBACK_NAME
 
 
-def _without_placeholder_name(response: requests.Response) -> requests.Response:
-    """A Content-Disposition name ending in ``.file`` loses it, so that the Content-Type's
+def _offered_without_placeholder(headers: Mapping[str, str]) -> Optional[str]:
+    """The name the store offers, without a ``.file`` ending, so that the Content-Type's
     extension takes its place (DingTalk asks developers to do exactly that)."""
-    name = parse_content_disposition(response.headers.get("Content-Disposition"))
-    if name and name.lower().endswith(PLACEHOLDER_EXT):
-        response.headers["Content-Disposition"] = "attachment; filename*=UTF-8''%s" % quote(
-            _strip_placeholder(name), safe=""
-        )
-    return response
+    name = offered_name(headers)
+    return _strip_placeholder(name) if name else None
 
 
 # -- robot callbacks ----------------------------------------------------------------------

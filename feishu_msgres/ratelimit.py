@@ -1,7 +1,13 @@
-"""A client-side rate limit shared by every thread using one Client.
+"""Rate limits and the stop switch that every request of a client passes through.
 
 Feishu documents 50 requests/second and 1000/minute for the message and resource endpoints,
 per app. Staying under both here is cheaper than meeting 429s there.
+
+A ``Gate`` is handed to the transport with each request: the first attempt, every retry and
+every resend after a rejected token takes a slot from its limiters, and every wait (a
+limiter's, a retry's backoff, a resume's) ends at once, with ``Stopped``, when its stop
+switch is set. An export builds its own gate over the client's, so its ``max_rate`` and its
+stop govern its requests without touching the client that others share.
 """
 from __future__ import annotations
 
@@ -15,29 +21,11 @@ from typing import Callable, Deque, Optional
 SECOND = 1.05
 MINUTE = 60.5
 
-# A thread working for a job that can be called off (an export's workers) puts the job's
-# stop event here: every wait of this library in that thread then ends, with ``Stopped``,
-# the moment the job stops, instead of waiting out a minute of backoff.
-_job = threading.local()
+Sleep = Callable[[float], None]
 
 
 class Stopped(Exception):
-    """Raised in a thread whose job was called off (an interrupted export)."""
-
-
-def stop_with(event: Optional[threading.Event]) -> None:
-    """Tie the waits of the current thread to ``event`` (None: to nothing)."""
-    _job.stop = event
-
-
-def pause(seconds: float) -> None:
-    """``time.sleep``, cut short by the current thread's job stopping (see ``stop_with``)."""
-    stop = getattr(_job, "stop", None)
-    if stop is None:
-        if seconds > 0:
-            time.sleep(seconds)
-    elif stop.wait(max(0.0, seconds)):
-        raise Stopped()
+    """Raised in a request, or a wait, of a job that was called off (an interrupted export)."""
 
 
 class RateLimiter:
@@ -52,7 +40,7 @@ class RateLimiter:
         per_second: int = 50,
         per_minute: Optional[int] = 1000,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = pause,
+        sleep: Sleep = time.sleep,
     ) -> None:
         if int(per_second) < 1 or (per_minute is not None and int(per_minute) < 1):
             raise ValueError("rates are whole numbers of requests, at least 1")
@@ -67,14 +55,16 @@ class RateLimiter:
     def __repr__(self) -> str:
         return "RateLimiter(per_second=%r, per_minute=%r)" % (self.per_second, self.per_minute)
 
-    def acquire(self) -> None:
+    def acquire(self, sleep: Optional[Sleep] = None) -> None:
+        """Take a slot, waiting with ``sleep`` (a gate's, which a stop cuts short) as needed."""
+        sleep = sleep or self._sleep
         while True:
             with self._lock:
                 wait = self._wait(self._clock())
                 if wait <= 0:
                     self._sent.append(self._clock())
                     return
-            self._sleep(wait)
+            sleep(wait)
 
     def pause(self, seconds: float) -> None:
         with self._lock:
@@ -93,24 +83,47 @@ class RateLimiter:
         return wait
 
 
-class AllOf:
-    """Several limits at once (an export's own rate under the client's), and a stop switch:
-    ``acquire()`` raises ``Stopped`` once ``stop`` is set."""
+class Gate:
+    """Limiters that every attempt takes a slot from, and a stop switch that ends every wait.
 
-    def __init__(self, *limiters: Optional[RateLimiter], stop: Optional[threading.Event] = None) -> None:
-        self.limiters = [lim for lim in limiters if lim is not None]
+    ``Gate()`` lets everything through at once; ``Gate(limiter)`` is a client's own;
+    ``gate.joined(limiter, stop=event)`` adds a job's limit and stop to it.
+    """
+
+    def __init__(self, *limiters: Optional[RateLimiter], stop: Optional[threading.Event] = None,
+                 sleep: Sleep = time.sleep) -> None:
+        self.limiters = tuple(lim for lim in limiters if lim is not None)
         self.stop = stop
-        self.per_minute = min((lim.per_minute for lim in self.limiters if lim.per_minute), default=None)
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return "Gate(%s%s)" % (", ".join(map(repr, self.limiters)), ", stoppable" if self.stop else "")
+
+    def joined(self, *limiters: Optional[RateLimiter], stop: Optional[threading.Event] = None) -> "Gate":
+        """This gate's limits and these; ``stop`` replaces this gate's switch when given."""
+        return Gate(*(self.limiters + limiters), stop=stop or self.stop, sleep=self._sleep)
 
     def acquire(self) -> None:
-        if self.stop is not None and self.stop.is_set():
-            raise Stopped()
+        """Wait for a slot in every limiter; ``Stopped`` once the switch is set."""
+        self.check()
         for limiter in self.limiters:
-            limiter.acquire()
+            limiter.acquire(self.wait)
+        self.check()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, cut short with ``Stopped`` when the switch is set."""
+        if self.stop is None:
+            if seconds > 0:
+                self._sleep(seconds)
+        elif self.stop.wait(max(0.0, seconds)):
+            raise Stopped()
+
+    def check(self) -> None:
         if self.stop is not None and self.stop.is_set():
             raise Stopped()
 
     def pause(self, seconds: float) -> None:
+        """The server throttled: hold every limiter back a while."""
         for limiter in self.limiters:
             limiter.pause(seconds)
 

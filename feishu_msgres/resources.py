@@ -1,16 +1,59 @@
-"""A resource held by the caller rather than saved: streamed chunk by chunk, or in memory.
+"""The one download front both clients share: a resource saved (to a path, a folder or a
+file object), streamed chunk by chunk, iterated, or read into memory.
 
 ``ResourceStream`` is for passing bytes on without holding them (a Django
 ``StreamingHttpResponse``); ``ResourceData`` is for small ones, bytes that a notebook shows.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Set
 
-from .download import Transfer
+from ._files import Dest, Target
+from .errors import TooLargeError
+from .models import DownloadResult
+from .transfer import Progress, Source, Transfer
 
 # What a notebook can show inline.
 _INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
+READ_LIMIT = 20 * 1024 * 1024  # read_resource's default max_bytes
+
+
+def save(source: Source, dest: Dest, *, overwrite: bool = False, progress: Optional[Progress] = None,
+         checksum: bool = False, add_extension: bool = False, taken: Optional[Set[str]] = None) -> DownloadResult:
+    """Stream ``source`` to ``dest`` (a bad dest is refused before any request).
+
+    ``add_extension``: a path without an extension gets the server's. ``taken``: names a
+    batch already used in that folder (the next gets `` (2)``).
+    """
+    target = Target(dest, overwrite, add_extension, taken)
+    return Transfer(source, target, progress, checksum).run()
+
+
+def open_stream(source: Source, *, progress: Optional[Progress] = None, checksum: bool = False) -> "ResourceStream":
+    """The resource as a ``ResourceStream``; its first request is sent now."""
+    return ResourceStream(Transfer(source, None, progress, checksum))
+
+
+def iter_bytes(source: Source) -> Iterator[bytes]:
+    """The resource's bytes, chunk by chunk (``open_stream`` without the headers)."""
+    with open_stream(source) as stream:
+        yield from stream
+
+
+def read_bytes(source: Source, *, max_bytes: int = READ_LIMIT) -> "ResourceData":
+    """A small resource in memory. Over ``max_bytes``: ``TooLargeError``, with nothing read
+    past the first answer when the server said its size."""
+    with open_stream(source) as stream:
+        if stream.size is not None and stream.size > max_bytes:
+            raise TooLargeError(None, "%s is %d bytes, over max_bytes=%d: download it to a file instead"
+                                % (source.key, stream.size, max_bytes))
+        data = bytearray()
+        for chunk in stream:
+            data += chunk
+            if len(data) > max_bytes:
+                raise TooLargeError(None, "%s is over max_bytes=%d: download it to a file instead"
+                                    % (source.key, max_bytes))
+        return ResourceData(bytes(data), stream.content_type, stream.filename)
 
 
 class ResourceStream:
@@ -26,7 +69,7 @@ class ResourceStream:
         self.size: Optional[int] = transfer.total
 
     def __repr__(self) -> str:
-        return "<ResourceStream %s %s, %s bytes>" % (self.filename or self._transfer.file_key,
+        return "<ResourceStream %s %s, %s bytes>" % (self.filename or self._transfer.source.key,
                                                      self.content_type, self.size)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -35,9 +78,7 @@ class ResourceStream:
     def close(self) -> None:
         """Stop: the response in flight is closed (a WSGI server calls this too)."""
         self._chunks.close()
-        first = self._transfer._first
-        if first is not None:
-            first[0].close()
+        self._transfer.close()
 
     def __enter__(self) -> "ResourceStream":
         return self

@@ -1,13 +1,14 @@
-"""The HTTP layer: one pooled session, retries in a urllib3 ``Retry`` on its adapter, and the
-reading of API responses into JSON or typed errors. The only module that knows urllib3.
+"""The HTTP layer: one pooled session, retries in a urllib3 ``Retry`` on its adapter, and a
+``Gate`` (rate limits, stop switch) that every attempt passes. The only module that knows
+urllib3: others take ``Retry`` and ``BODY_ERRORS`` from here.
 """
 from __future__ import annotations
 
-import json
 import logging
 import random
+import threading
 import time
-from typing import Any, Dict, Optional, TypeVar, Union
+from typing import Any, Dict, Optional, Union
 
 import requests
 import urllib3
@@ -15,8 +16,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .errors import APIError, TransportError, api_error, error_from_body, parse_code
-from .ratelimit import pause
+from .errors import TransportError
+from .ratelimit import Gate
+
+__all__ = ["BODY_ERRORS", "RETRY_STATUSES", "FeishuRetry", "GatedAdapter", "Retry", "environment_for",
+           "log", "log_id_of", "make_retry", "make_session", "retry_wait", "send"]
 
 # Debug lines for every request: method, path (never the query: presigned URLs carry
 # signatures there), status, log id, duration; and every retry. Never a token or a secret.
@@ -31,11 +35,22 @@ RETRY_METHODS = frozenset({"GET", "HEAD", "POST"})
 # older releases (still allowed) let some through, e.g. an SSLError in the middle of a body.
 BODY_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError)
 LOG_ID_HEADERS = ("X-Tt-Logid", "x-tt-logid", "X-Request-Id")
-ERROR_BODY_LIMIT = 64 * 1024
+MAX_WAIT = 60.0  # the longest a server may make one retry wait
+
+OPEN = Gate()  # no limit, no stop: for requests sent without a gate
+# urllib3 offers no per-request hook into its Retry, so the adapter lends the Retry the gate
+# of the request in flight through the thread that sends it (urllib3 retries in that thread).
+_in_flight = threading.local()
+
+
+def _current_gate() -> Gate:
+    gate = getattr(_in_flight, "gate", None)
+    return gate if gate is not None else OPEN
 
 
 class FeishuRetry(Retry):
-    """urllib3's Retry that also obeys Feishu's ``x-ogw-ratelimit-reset`` and caps any wait.
+    """urllib3's Retry that obeys Feishu's ``x-ogw-ratelimit-reset``, caps any wait, and
+    takes every wait and every further attempt through the gate of the request in flight.
 
     Feishu throttles with HTTP 429 and ``x-ogw-ratelimit-reset: <seconds>`` rather than
     ``Retry-After``. A server asking for a longer wait than ``max_wait`` gets at most that,
@@ -43,28 +58,21 @@ class FeishuRetry(Retry):
     workers that failed together do not come back together.
     """
 
-    max_wait = 60.0
-    limiter: Any = None  # a Client's RateLimiter: every retry takes a slot too
-
-    def new(self, **kw: Any) -> "FeishuRetry":
-        new = super().new(**kw)  # urllib3 makes a new Retry for every try: keep the limiter
-        new.limiter = self.limiter
-        return new
+    max_wait = MAX_WAIT
 
     def sleep_for_retry(self, response: Any = None) -> bool:
         wait = self.get_retry_after(response) if response is not None else None
         if not wait:
             return False
-        pause(wait)
+        _current_gate().wait(wait)
         return True
 
     def _sleep_backoff(self) -> None:
-        pause(self.get_backoff_time())
+        _current_gate().wait(self.get_backoff_time())
 
     def sleep(self, response: Any = None) -> None:
         super().sleep(response)
-        if self.limiter is not None:
-            self.limiter.acquire()
+        _current_gate().acquire()  # a retry is a request: it takes a slot too
 
     def get_retry_after(self, response: Any) -> Optional[float]:
         reset = response.headers.get("x-ogw-ratelimit-reset")
@@ -91,6 +99,26 @@ class FeishuRetry(Retry):
         return base / 2 + random.uniform(0, base / 2) if base > 0 else 0.0
 
 
+class GatedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose every send (first attempts, resends, redirects) passes ``gate``
+    and lends it to the Retry for the attempts urllib3 makes itself."""
+
+    def send(self, request: requests.PreparedRequest, gate: Optional[Gate] = None,  # type: ignore[override]
+             **kwargs: Any) -> requests.Response:
+        gate = gate if gate is not None else OPEN
+        gate.acquire()
+        outer = getattr(_in_flight, "gate", None)
+        _in_flight.gate = gate
+        try:
+            response = super().send(request, **kwargs)
+        finally:
+            _in_flight.gate = outer
+        if response.status_code == 429:
+            # Still throttled after the retries: hold every thread of this gate back a while.
+            gate.pause(retry_wait(response, default=1.0))
+        return response
+
+
 def retry_wait(response: requests.Response, default: float) -> float:
     """The wait a throttled answer asks for (``x-ogw-ratelimit-reset``, ``Retry-After``)."""
     wait = FeishuRetry().get_retry_after(response.raw) if response.raw is not None else None
@@ -114,35 +142,13 @@ def make_retry(total: int = 3, backoff_factor: float = 0.5) -> Retry:
     )
 
 
-S = TypeVar("S", bound="SessionOwner")
-
-
-class SessionOwner:
-    """A context manager that closes its session, when it made it (a session passed in
-    stays its owner's)."""
-
-    session: requests.Session
-    _own_session: bool
-
-    def __enter__(self: S) -> S:
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the session (only one this client made: a session passed in stays yours)."""
-        if self._own_session:
-            self.session.close()
-
-
 def make_session(retries: Union[int, Retry, None] = 3, pool_maxsize: int = 10) -> requests.Session:
     """A session with the retry policy mounted for http and https."""
     if retries is None:
         retries = 0
     retry = retries if isinstance(retries, Retry) else make_retry(total=retries)
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_maxsize)
+    adapter = GatedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_maxsize)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = "feishu-msgres/%s %s" % (
@@ -162,35 +168,35 @@ def environment_for(session: requests.Session, url: str) -> Dict[str, Any]:
     return {"proxies": settings["proxies"], "verify": settings["verify"], "cert": settings["cert"]}
 
 
-def send(
-    session: requests.Session, method: str, url: str, env: Optional[Dict[str, Any]] = None, **kwargs: Any
-) -> requests.Response:
-    """``session.request`` (with ``env``: prepare and send, skipping the environment read),
-    with network failures turned into TransportError."""
+def send(session: requests.Session, method: str, url: str, *, gate: Optional[Gate] = None,
+         env: Optional[Dict[str, Any]] = None, timeout: Any = None, stream: bool = False,
+         **kwargs: Any) -> requests.Response:
+    """One request through ``gate``, with network failures turned into TransportError.
+
+    ``env``: the environment's settings for this URL, read once (``environment_for``).
+    A session of the caller's own, without our adapter, takes the first attempt through
+    the gate; its own adapter's retries are its own.
+    """
     started = time.perf_counter()
+    gate = gate if gate is not None else OPEN
     try:
-        if env is None:
-            response = session.request(method, url, **kwargs)
-        else:
-            timeout, stream = kwargs.pop("timeout", None), kwargs.pop("stream", False)
-            prepared = session.prepare_request(requests.Request(method, url, **kwargs))
-            response = session.send(prepared, timeout=timeout, stream=stream, allow_redirects=True, **env)
+        prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+        settings = env if env is not None else environment_for(session, url)
+        extra: Dict[str, Any] = {"gate": gate}
+        if not isinstance(session.get_adapter(url), GatedAdapter):
+            gate.acquire()
+            extra = {}
+        response = session.send(prepared, timeout=timeout, stream=stream, allow_redirects=True,
+                                **settings, **extra)
     except requests.RequestException as exc:
         log.debug("%s %s failed after %.0f ms: %s", method, _path(url), _ms(started), _reason(exc))
         raise TransportError("%s %s failed: %s" % (method, _path(url), _reason(exc))) from exc
     if log.isEnabledFor(logging.DEBUG):
+        wanted = response.request.headers.get("Range")
         log.debug("%s %s -> %s in %.0f ms%s%s", method, _path(url), response.status_code, _ms(started),
                   " (log_id %s)" % log_id_of(response) if log_id_of(response) else "",
-                  " %s" % _text(response.request.headers.get("Range")) if response.request.headers.get("Range") else "")
+                  " %s" % _text(wanted) if wanted else "")
     return response
-
-
-def _text(value: Any) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
 
 
 def log_id_of(response: requests.Response) -> Optional[str]:
@@ -201,75 +207,20 @@ def log_id_of(response: requests.Response) -> Optional[str]:
     return None
 
 
-def read_json(response: requests.Response) -> Dict[str, Any]:
-    """The JSON body of an API call, or the APIError it carries.
-
-    Success is HTTP 2xx with ``code`` 0 (or no ``code`` at all, as DingTalk answers).
-    """
-    body = _json_body(response)
-    if body is None:
-        raise non_json_error(response)
-    code = body.get("code", 0)
-    if response.status_code >= 400 or code not in (0, "0", None):
-        raise error_from_body(body, response.status_code, log_id_of(response))
-    return body
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
 
 
-def raise_for_error(response: requests.Response) -> None:
-    """For binary endpoints: raise the APIError of a 4xx/5xx answer; reads at most 64 KiB."""
-    if response.status_code < 400:
-        return
-    body = _json_body(response)
-    response.close()
-    if body is None:
-        raise non_json_error(response)
-    raise error_from_body(body, response.status_code, log_id_of(response))
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
 
 
-def error_code_of(response: requests.Response) -> Optional[int]:
-    """The API code in a JSON answer, or None (used to spot invalid tokens)."""
-    body = _json_body(response)
-    if body is None:
-        return None
-    return parse_code(body.get("code"))
-
-
-def non_json_error(response: requests.Response) -> APIError:
-    """A body that is not the API's JSON (an HTML 502 page from a gateway, say)."""
-    ctype = response.headers.get("Content-Type") or "no Content-Type"
-    snippet = " ".join(_head(response).decode("utf-8", "replace").split())[:120]
-    status = ("%s %s" % (response.status_code, response.reason or "")).strip()
-    msg = "HTTP %s with a body that is not the API's JSON (%s)" % (status, ctype)
-    if snippet:
-        msg += ": %r" % snippet
-    return api_error(None, msg, log_id_of(response), response.status_code)
-
-
-def _json_body(response: requests.Response) -> Optional[Dict[str, Any]]:
-    raw = _head(response)
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _head(response: requests.Response) -> bytes:
-    """The body, or its first 64 KiB when it is streamed (error pages can be large)."""
-    cached = getattr(response, "_feishu_head", None)
-    if cached is not None:
-        return bytes(cached)
-    try:
-        data = next(response.iter_content(ERROR_BODY_LIMIT), b"")
-    except BODY_ERRORS:  # a broken body still leaves the status
-        data = b""
-    response._feishu_head = data  # type: ignore[attr-defined]
-    return data
-
-
-def _path(url: str) -> str:
-    # The query is dropped: nothing secret travels there today, and errors stay short.
+def path_of(url: str) -> str:
+    """The URL without its query: nothing secret travels there today, and errors stay short."""
     return url.split("?", 1)[0]
+
+
+_path = path_of
 
 
 def _reason(exc: BaseException) -> str:

@@ -271,3 +271,9 @@ def test_a_path_ending_in_a_slash_is_a_folder_made_if_missing(emu_client, served
     res = emu_client.download_resource(served, "file_1", "file", "downloads/")
     assert res.path == os.path.join("downloads", "报告 2024.pdf")
     assert (tmp_path / "downloads" / "报告 2024.pdf").read_bytes() == DATA
+
+
+def test_dest_is_required(client):
+    # dest=None used to be accepted, and the bytes were downloaded and thrown away
+    with pytest.raises(fm.ConfigError, match="dest is required"):
+        client.download_resource("om_1", "file_1", "file", None)

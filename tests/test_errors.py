@@ -1,7 +1,13 @@
 import pytest
 
 import feishu_msgres as fm
-from feishu_msgres.errors import api_error, error_from_body, parse_code
+from feishu_msgres.dingtalk import DINGTALK
+from feishu_msgres.errors import parse_code
+from feishu_msgres.platforms import BOSSHI, FEISHU
+
+
+def api_error(code, msg, log_id, status):
+    return FEISHU.errors.error(code, msg, log_id, status)
 
 
 def test_every_error_is_a_feishu_error():
@@ -56,12 +62,28 @@ def test_str_names_code_msg_log_id_and_status():
     assert str(api_error(None, "boom", None, 502)) == "no API code: boom (HTTP 502, log_id -)"
 
 
-def test_error_from_gateway_shaped_bodies():
-    err = error_from_body({"code": "invalidParameter", "message": "bad robot", "requestid": "r-1"}, 400, None)
-    assert (err.code, err.msg, err.log_id) == (None, "bad robot", "r-1")
-    err = error_from_body({"code": 500, "msg": "x", "traceId": "trace-1"}, 200, None)
+def test_each_dialect_reads_its_own_error_bodies():
+    err = DINGTALK.error({"code": "invalidParameter", "message": "bad robot", "requestid": "r-1"}, 400, "hdr")
+    assert (type(err), err.code, err.msg, err.log_id) == (fm.InvalidRequestError, "invalidParameter", "bad robot", "r-1")
+    err = BOSSHI.error({"code": 500, "msg": "x", "traceId": "trace-1"}, 200, None)
     assert err.log_id == "trace-1"
-    assert error_from_body({"code": 1, "log_id": "b"}, 400, "header").log_id == "header"
+    assert FEISHU.error({"code": 1, "log_id": "b"}, 400, "header").log_id == "header"
+    assert FEISHU.error({"code": 1, "error": {"log_id": "inner"}}, 400, None).log_id == "inner"
+
+
+def test_the_code_decides_first_the_status_second():
+    # a known code wins over any status; an unknown code falls back on the status
+    assert type(FEISHU.errors.error(230110, "m", None, 200)) is fm.NotFoundError
+    assert type(FEISHU.errors.error(999, "m", None, 403)) is fm.PermissionDeniedError
+    assert type(FEISHU.errors.error(999, "m", None, 200)) is fm.APIError
+    assert type(DINGTALK.errors.error("Throttling.Api", "m", None, 400)) is fm.RateLimitError
+    assert type(DINGTALK.errors.error("somethingNew", "m", None, 429)) is fm.RateLimitError
+
+
+def test_errors_name_the_call():
+    err = FEISHU.errors.error(234003, "File not in message.", "log-9", 400, "GET", "/open-apis/im/v1/messages/om_1")
+    assert (err.method, err.path) == ("GET", "/open-apis/im/v1/messages/om_1")
+    assert str(err).startswith("code 234003: File not in message. (GET /open-apis/im/v1/messages/om_1, HTTP 400,")
 
 
 @pytest.mark.parametrize("value, code", [(5, 5), ("7", 7), (None, None), ("x", None), (True, None)])

@@ -273,15 +273,17 @@ def test_a_server_that_answers_shorter_ranges_is_followed_without_penalty(emu, s
 
 
 def test_a_refused_probe_content_range_closes_its_response(emu, client, served, tmp_path, monkeypatch):
+    from feishu_msgres.connection import Connection
+
     opened = []
-    original = type(client).request
+    original = Connection.send
 
     def recording(self, *args, **kwargs):
         response = original(self, *args, **kwargs)
         opened.append(response)
         return response
 
-    monkeypatch.setattr(type(client), "request", recording)
+    monkeypatch.setattr(Connection, "send", recording)
     emu.wrong_content_range("file_big")
     with pytest.raises(fm.IntegrityError):
         client.download_resource(served, "file_big", "file", tmp_path / "x")

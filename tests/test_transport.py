@@ -181,3 +181,51 @@ def test_debug_logs_name_every_request_and_retry_but_no_secret(emu, caplog):
     assert "log_id emu" in text and " ms" in text
     assert "bytes=0-131071" in text and "resuming" in text
     assert emu.app_secret not in text and "t-emulator" not in text and "Bearer" not in text
+
+
+def test_every_retry_takes_a_slot_of_the_rate_limit(emu):
+    # the transport's retries used to bypass any limit but the client's own, set on the adapter
+    mid = emu.add_message("text", {"text": "hi"})
+    with emu.client(retries=make_retry(4, backoff_factor=0), rate_limit=(2, None)) as client:
+        client.get_message(mid)  # the token and one message: the limiter's window fills
+        emu.fail("message", status=503, times=3)
+        client.get_message(mid)
+    times = [r.time for r in emu.requests]
+    assert len(times) == 6
+    for i in range(len(times)):  # never more than 2 requests in any second, retries included
+        assert sum(1 for t in times if times[i] <= t < times[i] + 1) <= 2
+
+
+def test_a_stopped_gate_sends_nothing_more(emu):
+    import threading
+
+    from feishu_msgres.ratelimit import Gate, Stopped
+
+    mid = emu.add_message("text", {"text": "hi"})
+    stop = threading.Event()
+    with emu.client(retries=make_retry(3, backoff_factor=0)) as client:
+        view = client.with_gate(Gate(stop=stop))
+        assert view.get_message(mid).text == "hi"
+        stop.set()
+        sent = emu.count()
+        with pytest.raises(Stopped):
+            view.get_message(mid)
+        assert emu.count() == sent
+        assert client.get_message(mid).text == "hi"  # the client itself is not stopped
+
+
+def test_a_stop_ends_a_retry_wait_at_once(emu):
+    import threading
+
+    from feishu_msgres.ratelimit import Gate, Stopped
+
+    mid = emu.add_message("text", {"text": "hi"})
+    emu.rate_limit("message", times=5, reset=30)  # each retry would wait 30 s
+    stop = threading.Event()
+    with emu.client(retries=make_retry(3, backoff_factor=0)) as client:
+        view = client.with_gate(Gate(stop=stop))
+        threading.Timer(0.3, stop.set).start()
+        started = time.monotonic()
+        with pytest.raises(Stopped):
+            view.get_message(mid)
+        assert time.monotonic() - started < 5

@@ -1,0 +1,115 @@
+"""What every client shares: the session, the base URL, the timeout, the gate, the dialect;
+and the set-up both clients do the same way (checks, ``from_env``, closing the session).
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
+
+import attr
+import requests
+
+from .answers import read_json
+from .endpoints import Call
+from .errors import ConfigError
+from .platforms import Dialect
+from .ratelimit import Gate
+from .transport import Retry, environment_for, make_session, send
+
+DEFAULT_TIMEOUT = (10.0, 60.0)
+Timeout = Union[float, Tuple[float, float]]
+C = TypeVar("C", bound="ClientBase")
+
+
+@attr.frozen
+class Connection:
+    """Where requests go and how: one client's, or an export's view of it (``with_gate``)."""
+
+    session: requests.Session
+    base_url: str
+    dialect: Dialect
+    timeout: Timeout = DEFAULT_TIMEOUT
+    gate: Gate = attr.field(factory=Gate)
+
+    def with_gate(self, gate: Gate) -> "Connection":
+        """The same session and settings; every request through ``gate``."""
+        return attr.evolve(self, gate=gate)
+
+    def url(self, path: str) -> str:
+        return path if "://" in path else self.base_url + path
+
+    def send(self, call: Call, *, auth: Any = None, stream: bool = False, headers: Optional[Dict[str, str]] = None,
+             env: Optional[Dict[str, Any]] = None) -> requests.Response:
+        """Send ``call`` (with more ``headers``) through this connection's gate."""
+        merged = dict(call.headers, **headers) if headers else call.headers
+        return send(self.session, call.method, self.url(call.path), gate=self.gate, env=env, timeout=self.timeout,
+                    stream=stream, auth=auth, params=call.params or None, headers=merged or None, json=call.body())
+
+    def json(self, call: Call, *, auth: Any = None, dialect: Optional[Dialect] = None) -> Dict[str, Any]:
+        """Send ``call`` and read its JSON answer (or raise the APIError it carries)."""
+        return read_json(self.send(call, auth=auth), dialect or self.dialect)
+
+    def environment(self, path: str) -> Dict[str, Any]:
+        return environment_for(self.session, self.url(path))
+
+
+def checked_base_url(base_url: str) -> str:
+    url = base_url.rstrip("/")
+    if not re.match(r"^https?://[^/]+", url):
+        raise ConfigError("base_url must start with http:// or https://, got %r" % url)
+    return url
+
+
+def own_session(session: Optional[requests.Session], retries: Union[int, Retry, None],
+                pool_maxsize: int = 10) -> Tuple[requests.Session, bool]:
+    """``(session, whether this client made it and so closes it)``."""
+    if session is not None:
+        return session, False
+    return make_session(retries, pool_maxsize=pool_maxsize), True
+
+
+class ClientBase:
+    """``with client:`` closes the session it made (a session passed in stays its owner's);
+    ``from_env()`` reads the class's table of environment variables."""
+
+    # keyword argument -> environment variable; the command reads the same table
+    ENV: ClassVar[Dict[str, str]] = {}
+    connection: Connection
+    _own_session: bool
+
+    @property
+    def session(self) -> requests.Session:
+        return self.connection.session
+
+    @property
+    def base_url(self) -> str:
+        return self.connection.base_url
+
+    @property
+    def timeout(self) -> Timeout:
+        return self.connection.timeout
+
+    @classmethod
+    def env_settings(cls, environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+        """The keyword arguments the environment sets (empty variables count as unset)."""
+        env = os.environ if environ is None else environ
+        return {kw: env[var] for kw, var in cls.ENV.items() if env.get(var)}
+
+    @classmethod
+    def from_env(cls: Type[C], environ: Optional[Mapping[str, str]] = None, **overrides: Any) -> C:
+        """Configured by the environment variables of ``ENV``; keyword arguments override them."""
+        kwargs = cls.env_settings(environ)
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def __enter__(self: C) -> C:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the session (only one this client made: a session passed in stays yours)."""
+        if self._own_session:
+            self.session.close()

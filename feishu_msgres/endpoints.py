@@ -1,0 +1,155 @@
+"""What each API call is: method, path with its ids checked and quoted, query and body.
+
+The clients send exactly these, and ``--dry-run`` prints exactly these (secrets masked), so
+what a dry run shows is what a real run sends. Bad ids and arguments are refused here,
+before any request.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any, Dict, Optional, Union
+from urllib.parse import quote
+
+import attr
+
+from .errors import ConfigError
+from .platforms import APP_TOKEN_PATH, STORE_TENANT_TOKEN_PATH, Platform
+
+RESOURCE_TYPES = ("image", "file")
+MASK = "***"
+Time = Union[None, int, float, datetime.datetime]
+# Characters no message id or file key holds, which would change the URL's meaning.
+_BAD_ID = re.compile(r"[/\\?#%\s\x00-\x1f\x7f]")
+
+
+class Hidden:
+    """A value of a request body that is a secret: sent, never shown (``Call.shown``)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return MASK
+
+    def reveal(self) -> Any:
+        return self._value.reveal() if hasattr(self._value, "reveal") else self._value
+
+
+@attr.frozen
+class Call:
+    """One API request: ``path`` is relative to the base URL, or a whole URL."""
+
+    method: str
+    path: str
+    params: Dict[str, Any] = attr.field(factory=dict)
+    headers: Dict[str, str] = attr.field(factory=dict)
+    json: Optional[Dict[str, Any]] = None  # values may be Hidden
+
+    def body(self) -> Optional[Dict[str, Any]]:
+        """The JSON body as sent: secrets revealed."""
+        if self.json is None:
+            return None
+        return {k: v.reveal() if isinstance(v, Hidden) else v for k, v in self.json.items()}
+
+    def masked(self) -> "Call":
+        """This call with its secrets and tokens shown as ``***``."""
+        json = None if self.json is None else {k: MASK if isinstance(v, Hidden) else v for k, v in self.json.items()}
+        return attr.evolve(self, json=json)
+
+    def shown(self, base_url: str, auth_header: Optional[str] = None) -> Dict[str, Any]:
+        """A JSON-ready line for ``--dry-run``; ``auth_header``: the header the token goes in."""
+        url = self.path if "://" in self.path else base_url + self.path
+        line: Dict[str, Any] = {"method": self.method, "url": url, "query": dict(self.params)}
+        headers = dict(self.headers)
+        if auth_header:
+            headers[auth_header] = ("Bearer " if auth_header == "Authorization" else "") + MASK
+        if headers:
+            line["headers"] = headers
+        if self.json is not None:
+            line["body"] = self.masked().json
+        return line
+
+
+def quote_id(what: str, value: Any) -> str:
+    """An id checked and quoted for a URL path; bad ids are refused before any request."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("%s must be a non-empty string" % what)
+    if _BAD_ID.search(value) or value in (".", ".."):
+        raise ConfigError("%s %r holds characters no id has (/, \\, ?, #, %%, spaces)" % (what, value))
+    return quote(value, safe="~-._")
+
+
+def epoch_seconds(value: Union[int, float, datetime.datetime]) -> int:
+    """Whole seconds since the epoch, from a datetime (naive: local time) or a number."""
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp())
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    raise ConfigError("a time is a datetime or epoch seconds, not %r" % (value,))
+
+
+def documented(platform: Platform, which: str, what: str) -> str:
+    path = getattr(platform, which)
+    if path is None:
+        raise ConfigError(
+            "the %s platform documents no endpoint for %s; if your gateway passes Feishu's own "
+            "paths through, use platform='feishu' with its base_url" % (platform.name, what))
+    return str(path)
+
+
+# -- Feishu (and Lark, BOSS Hi) ---------------------------------------------------------------
+
+
+def tenant_token(platform: Platform, app_id: str, app_secret: Any) -> Call:
+    return Call("POST", platform.token_path, json={"app_id": app_id, "app_secret": Hidden(app_secret)})
+
+
+def app_token(app_id: str, app_secret: Any, app_ticket: Any) -> Call:
+    return Call("POST", APP_TOKEN_PATH,
+                json={"app_id": app_id, "app_secret": Hidden(app_secret), "app_ticket": Hidden(app_ticket)})
+
+
+def store_tenant_token(app_access_token: str, tenant_key: str) -> Call:
+    return Call("POST", STORE_TENANT_TOKEN_PATH,
+                json={"app_access_token": Hidden(app_access_token), "tenant_key": tenant_key})
+
+
+def message(platform: Platform, message_id: str, user_id_type: Optional[str] = None) -> Call:
+    params = {"user_id_type": user_id_type} if user_id_type else {}
+    return Call("GET", platform.message_path % quote_id("message_id", message_id), params)
+
+
+def resource(platform: Platform, message_id: str, file_key: str, type: str) -> Call:
+    if type not in RESOURCE_TYPES:
+        raise ConfigError("type must be 'image' or 'file', not %r" % (type,))
+    path = documented(platform, "resource_path", "message resources") % (
+        quote_id("message_id", message_id), quote_id("file_key", file_key))
+    return Call("GET", path, {"type": type})
+
+
+def messages_page(platform: Platform, container_id: str, start_time: Time = None, end_time: Time = None,
+                  sort: str = "asc", page_size: int = 50, container_id_type: str = "chat") -> Call:
+    """The first page of a chat's (or a thread's) history; ``page_token`` goes in for the next."""
+    if container_id_type not in ("chat", "thread"):
+        raise ConfigError("container_id_type must be 'chat' or 'thread', not %r" % (container_id_type,))
+    if sort not in ("asc", "desc"):
+        raise ConfigError("sort must be 'asc' or 'desc', not %r" % (sort,))
+    if not 1 <= page_size <= 50:
+        raise ConfigError("page_size must be between 1 and 50, not %r" % (page_size,))
+    if container_id_type == "thread" and (start_time is not None or end_time is not None):
+        raise ConfigError("Feishu does not filter threads by time: leave start_time and end_time out")
+    quote_id("container_id", container_id)
+    params: Dict[str, Any] = {
+        "container_id_type": container_id_type,
+        "container_id": container_id,
+        "sort_type": "ByCreateTimeAsc" if sort == "asc" else "ByCreateTimeDesc",
+        "page_size": page_size,
+    }
+    if start_time is not None:
+        params["start_time"] = str(epoch_seconds(start_time))
+    if end_time is not None:
+        params["end_time"] = str(epoch_seconds(end_time))
+    return Call("GET", documented(platform, "list_path", "chat history"), params)
