@@ -301,3 +301,20 @@ def test_dingtalk_download_command(tmp_path):
         env.pop("DINGTALK_APP_SECRET")
         done = run(["dingtalk-download", "--download-code", "code-1", "--output", "y.pdf"], tmp_path, env)
         assert done.returncode == 1 and "DINGTALK_APP_SECRET" in done.stderr
+
+
+def test_dry_runs_show_the_ids_as_the_real_requests_send_them(tmp_path, emu):
+    # get and download used to build their own plans, and they drifted: download showed ids unquoted
+    env = environment(emu, FEISHU_USER_ACCESS_TOKEN=None)
+    got = run(["get", "--message-id", "om_中文", "--dry-run"], tmp_path, env)
+    down = run(["download", "--message-id", "om_中文", "--file-key", "img_键", "--type", "image", "--dry-run"],
+               tmp_path, env)
+    assert got.returncode == down.returncode == 0, got.stderr + down.stderr
+    (get_plan,), (download_plan,) = lines(got.stdout), lines(down.stdout)
+    quoted = "/open-apis/im/v1/messages/om_%E4%B8%AD%E6%96%87"
+    assert get_plan["requests"][-1]["url"] == emu.url + quoted
+    assert download_plan["requests"][-1]["url"] == emu.url + quoted + "/resources/img_%E9%94%AE"
+    assert "Range" not in download_plan["requests"][-1]["headers"]  # an image: one plain GET
+    bad = run(["download", "--message-id", "om_1/../x", "--file-key", "k", "--type", "file", "--dry-run"],
+              tmp_path, env)
+    assert bad.returncode == 1 and "message_id" in bad.stderr

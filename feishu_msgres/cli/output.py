@@ -1,0 +1,112 @@
+"""What the command prints: results as JSON lines on stdout (one place builds them), and
+progress bars on a terminal's stderr."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Dict, Optional, TextIO
+
+from ..models import DownloadResult, Resource, ResourceDownload
+
+PROG = "feishu-msgres"
+
+
+def emit(data: Dict[str, Any], out: Optional[TextIO] = None) -> None:
+    """One JSON object on one line of stdout, as it happens."""
+    stream = out or sys.stdout
+    stream.write(json.dumps(data, ensure_ascii=False) + "\n")
+    stream.flush()
+
+
+def emit_result(result: Any, out: Optional[TextIO] = None) -> None:
+    """The JSON line of a saved file, a resource's outcome or an export's summary."""
+    if isinstance(result, (DownloadResult, ResourceDownload)):
+        emit(result.to_dict(), out)
+    else:  # an ExportSummary
+        emit({"output_dir": result.dest_dir, "messages": result.messages, "downloaded": result.downloaded,
+              "skipped": result.skipped, "failed": result.failed, "bytes": result.bytes}, out)
+
+
+def wants_progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+class ProgressBar:
+    """A one-line bar on a terminal's stderr; quiet when stderr is not a terminal."""
+
+    def __init__(self, label: str, stream: TextIO) -> None:
+        self.label = label if len(label) <= 32 else label[:31] + "…"
+        self.stream = stream
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: Optional[int]) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 and done != total:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-6)
+        if total:
+            filled = int(24 * done / total)
+            text = "%-32s [%-24s] %3d%% %s/%s %s/s" % (
+                self.label, "#" * filled, 100 * done // total, size_text(done), size_text(total), size_text(rate))
+        else:
+            text = "%-32s %s %s/s" % (self.label, size_text(done), size_text(rate))
+        self.show(text)
+
+    def show(self, text: str) -> None:
+        self.stream.write("\r" + text + "\x1b[K")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class ExportBar(ProgressBar):
+    """Messages listed, files done / skipped / failed, bytes: one line on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__("export", stream)
+
+    def __call__(self, counts: Any) -> None:  # type: ignore[override]
+        now = time.monotonic()
+        if now - self.last < 0.1:
+            return
+        self.last = now
+        self.show("%d messages | files: %d done, %d skipped, %d failed, %d to go | %s" % (
+            counts.messages, counts.downloaded, counts.skipped, counts.failed, counts.pending,
+            size_text(counts.bytes)))
+
+
+def report_download_all(client: Any, message_id: str, folder: str, overwrite: bool = False,
+                        progress: bool = False, out: Optional[TextIO] = None) -> int:
+    """Download every resource of a message, one JSON line each; returns how many failed."""
+    bars: Dict[str, ProgressBar] = {}
+
+    def report(res: Resource, done: int, total: Optional[int]) -> None:
+        bar = bars.setdefault(res.file_key, ProgressBar(res.name or res.file_key, sys.stderr))
+        bar(done, total)
+
+    failed = 0
+    for outcome in client.iter_download_all(message_id, folder, overwrite=overwrite,
+                                            progress=report if progress else None):
+        bar = bars.pop(outcome.resource.file_key, None)
+        if bar is not None:
+            bar.close()
+        emit_result(outcome, out)
+        failed += not outcome.ok
+    return failed
+
+
+def size_text(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
+        n /= 1024.0
+    return "%d B" % n  # pragma: no cover - the loop always returns
