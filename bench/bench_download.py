@@ -11,6 +11,10 @@ times ``import feishu_msgres`` against ``import requests`` the same way.
 
 Targets (default settings, no checksum): wall time within 1.15x of the baseline, peak RSS
 under 40 MiB, import within 1.3x of ``import requests``.
+
+``--other-tree DIR`` adds the same contenders for the package in another checkout (say a
+``git worktree`` of the last release), in the same alternating rounds, so a change is
+measured against what it replaces on the same machine at the same time.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP_ID, APP_SECRET, FILE_KEY = "cli_bench", "bench-secret", "file_bench"
@@ -43,6 +48,19 @@ def serve(size_mb: int) -> None:
         sys.stdin.read()
 
 
+def load_tree(tree: str) -> None:
+    """Make ``import feishu_msgres`` load the package of checkout ``tree``, whatever is installed."""
+    import importlib.util
+
+    init = os.path.join(tree, "feishu_msgres", "__init__.py")
+    spec = importlib.util.spec_from_file_location("feishu_msgres", init,
+                                                  submodule_search_locations=[os.path.dirname(init)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["feishu_msgres"] = module
+    spec.loader.exec_module(module)
+
+
 def run_one(name: str, url: str, mid: str, path: str) -> None:
     """One measured download in this (fresh) process; prints wall seconds and peak RSS."""
     import resource
@@ -50,6 +68,8 @@ def run_one(name: str, url: str, mid: str, path: str) -> None:
     # Imports stay out of the timed part: they are measured on their own below.
     import requests
 
+    if " @ " in name:  # "feishu_msgres -> path @ /other/tree"
+        load_tree(name.split(" @ ", 1)[1])
     if name.startswith("feishu_msgres"):
         import feishu_msgres
     elif name == "lark-oapi":
@@ -70,11 +90,11 @@ def run_one(name: str, url: str, mid: str, path: str) -> None:
                         out.write(chunk)
     elif name.startswith("feishu_msgres"):
         with feishu_msgres.Client(APP_ID, APP_SECRET, base_url=url) as client:
-            if name.endswith("file object"):
+            if " -> file object" in name:
                 with open(path, "wb") as out:
                     client.download_resource(mid, FILE_KEY, "file", out)
             else:
-                client.download_resource(mid, FILE_KEY, "file", path, checksum=name.endswith("checksum"))
+                client.download_resource(mid, FILE_KEY, "file", path, checksum=", checksum" in name)
     elif name == "lark-oapi":
         client = lark.Client.builder().app_id(APP_ID).app_secret(APP_SECRET).domain(url) \
             .log_level(lark.LogLevel.ERROR).build()
@@ -90,8 +110,19 @@ def run_one(name: str, url: str, mid: str, path: str) -> None:
     print(json.dumps({"wall": wall, "rss_mib": peak_kib / 1024.0, "size": size}))
 
 
-def time_import(module: str) -> float:
-    code = "import time; t = time.perf_counter(); import %s; print(time.perf_counter() - t)" % module
+# load_tree in one line, for a fresh ``python -c`` that times the import of another checkout
+_LOAD_TREE = ("import importlib.util, sys; s = importlib.util.spec_from_file_location('feishu_msgres', %r, "
+              "submodule_search_locations=[%r]); m = importlib.util.module_from_spec(s); "
+              "sys.modules['feishu_msgres'] = m; s.loader.exec_module(m)")
+
+
+def time_import(module: str, tree: Optional[str] = None) -> float:
+    if tree:
+        package = os.path.join(tree, "feishu_msgres")
+        statement = _LOAD_TREE % (os.path.join(package, "__init__.py"), package)
+    else:
+        statement = "import " + module
+    code = "import time; t = time.perf_counter(); %s; print(time.perf_counter() - t)" % statement
     return float(subprocess.check_output([sys.executable, "-c", code]).decode())
 
 
@@ -105,6 +136,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--import-rounds", type=int, default=30)
+    parser.add_argument("--other-tree", help="also measure the package of this checkout")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -114,6 +146,9 @@ def main() -> None:
         return run_one(*args.run)
 
     contenders = [c for c in CONTENDERS if c != "lark-oapi" or have("lark_oapi")]
+    if args.other_tree:
+        other = os.path.abspath(args.other_tree)
+        contenders += ["%s @ %s" % (c, other) for c in contenders if c.startswith("feishu_msgres")]
     folder = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
     server = subprocess.Popen([sys.executable, __file__, "--serve", "--size-mb", str(args.size_mb)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -140,18 +175,26 @@ def main() -> None:
     print("Download of %d MiB from the emulator on loopback, to %s; median of %d alternating runs"
           % (args.size_mb, folder, args.rounds))
     print("%-34s %10s %9s %12s" % ("", "wall (s)", "vs base", "peak RSS"))
+    if args.other_tree:
+        print("(@ %s: the other checkout's package)" % other)
     base = statistics.median(r["wall"] for r in results[contenders[0]])
     for name in contenders:
         wall = statistics.median(r["wall"] for r in results[name])
         rss = statistics.median(r["rss_mib"] for r in results[name])
-        print("%-34s %10.3f %8.2fx %8.1f MiB" % (name, wall, wall / base, rss))
+        label = name.split(" @ ")[0] + (" @other" if " @ " in name else "")
+        print("%-34s %10.3f %8.2fx %8.1f MiB" % (label, wall, wall / base, rss))
 
     imports = {"requests": [], "feishu_msgres": []}  # type: dict
+    if args.other_tree:
+        imports["feishu_msgres @other"] = []
     if "lark-oapi" in contenders:
         imports["lark_oapi"] = []
     for _ in range(args.import_rounds):
         for module in imports:
-            imports[module].append(time_import(module))
+            # with another checkout, both are loaded the same way, from their trees
+            tree = (other if module.endswith("@other") else os.path.dirname(HERE)) \
+                if args.other_tree and module.startswith("feishu") else None
+            imports[module].append(time_import(module.split(" ")[0], tree))
     req, ours = (statistics.median(imports[m]) for m in ("requests", "feishu_msgres"))
     print("\nImport, median of %d fresh processes each (alternating)" % args.import_rounds)
     print("%-34s %10.1f ms" % ("import requests (baseline)", req * 1000))
@@ -160,7 +203,8 @@ def main() -> None:
         print("%-34s %10.1f ms %8.2fx" % ("import " + module, took * 1000, took / req))
 
     wall_ratio = statistics.median(r["wall"] for r in results["feishu_msgres -> path"]) / base
-    rss = max(statistics.median(r["rss_mib"] for r in results[n]) for n in contenders if n.startswith("feishu"))
+    rss = max(statistics.median(r["rss_mib"] for r in results[n]) for n in contenders
+              if n.startswith("feishu") and " @ " not in n)
     print("\nTargets: wall %.2fx <= 1.15x: %s; peak RSS %.1f MiB < 40 MiB: %s; import %.2fx <= 1.3x: %s"
           % (wall_ratio, _ok(wall_ratio <= 1.15), rss, _ok(rss < 40), ours / req, _ok(ours / req <= 1.3)))
 

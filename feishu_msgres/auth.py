@@ -17,7 +17,7 @@ import requests
 
 from .answers import code_of
 from .endpoints import Call
-from .errors import ConfigError
+from .errors import APIError
 from .platforms import Dialect
 from .transport import log
 
@@ -165,8 +165,6 @@ class FetchedToken(TokenManager):
 def read_token(answer: Dict[str, Any], field: str, nested: bool = False,
                lifetime_field: str = "expire") -> Tuple[str, float]:
     """``(token, lifetime)`` from a token answer; an answer without it is an APIError."""
-    from .errors import APIError
-
     if nested and isinstance(answer.get("data"), dict):
         answer = answer["data"]
     token = answer.get(field)
@@ -195,8 +193,6 @@ class StoreAppToken(FetchedToken):
         return self.app_token.plan() + [self._tenant_call("***").masked()]
 
     def _fetch_once(self) -> Tuple[str, float]:
-        from .errors import APIError
-
         used = self.app_token.get()
         try:
             return read_token(self._post(self._tenant_call(used)), self.field)
@@ -225,7 +221,7 @@ class TokenAuth(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers[self.header] = self.scheme + self.provider.get()
         if self.provider.refreshable:
-            request.register_hook("response", self._resend_if_rejected)
+            request.register_hook("response", self._resend_if_rejected)  # type: ignore[no-untyped-call]
         return request
 
     def _resend_if_rejected(self, response: requests.Response, **kwargs: Any) -> requests.Response:
@@ -260,8 +256,3 @@ def store_key(kind: str, base_url: str, app_id: str, secret: str) -> str:
     digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
     return "feishu_msgres:%s:%s:%s:%s" % (kind, base_url, app_id, digest)
 
-
-def require(value: Optional[str], message: str) -> str:
-    if not value:
-        raise ConfigError(message)
-    return value

@@ -5,9 +5,9 @@ The bytes are real enough to open: a PNG that decodes, a PDF that renders, an MP
 """
 from __future__ import annotations
 
+import os
 import struct
 import zlib
-import os
 from typing import Callable, Dict, Tuple
 
 from .cli.output import PROG, emit_result, report_download_all

@@ -50,7 +50,7 @@ PLACEHOLDER_EXT = ".file"
 FALLBACK_NAME = "dingtalk-file"
 _XML_FIELD = "<%s>([^<]{0,500})</%s>"
 
-__all__ = ["DINGTALK", "DingTalkClient", "RobotFile", "robot_files"]
+__all__ = ["DINGTALK", "DingTalkClient", "RobotFile", "dingtalk_error", "robot_files"]
 
 
 def _string_code(value: Any) -> Optional[str]:
@@ -68,7 +68,8 @@ DINGTALK_ERRORS = ErrorTable(
          "Use the robotCode of the robot that received the message, from an internal or "
          "authorised app of the same organisation"),
         (lambda c: c.startswith("invalidParameter"), InvalidRequestError, "A request parameter is invalid or empty"),
-        (lambda c: c.startswith("Forbidden"), PermissionDeniedError, "The app lacks a permission (qyapi_robot_sendmsg?)"),
+        (lambda c: c.startswith("Forbidden"), PermissionDeniedError,
+         "The app lacks a permission (qyapi_robot_sendmsg?)"),
     ],
 )
 DINGTALK = Dialect("dingtalk", DINGTALK_ERRORS, [INVALID_TOKEN_CODE], msg_keys=("message", "msg"),
@@ -80,6 +81,15 @@ DINGTALK_TOKEN = Dialect("dingtalk-token", DINGTALK_ERRORS.with_statuses({400: _
                                                                           403: _CREDENTIALS}),
                          [], msg_keys=("message", "msg"), log_id_keys=("requestid", "requestId"),
                          parse=_string_code, body_log_id_first=True)
+
+
+def dingtalk_error(code: Optional[str], msg: str, log_id: Optional[str], http_status: Optional[int]) -> APIError:
+    """Deprecated: use ``DINGTALK.errors.error(code, msg, log_id, http_status)``."""
+    import warnings
+
+    warnings.warn("dingtalk_error() is deprecated; use feishu_msgres.dingtalk.DINGTALK.errors.error()",
+                  DeprecationWarning, stacklevel=2)
+    return DINGTALK_ERRORS.error(code, msg, log_id, http_status)
 
 
 class DingTalkClient(ClientBase):

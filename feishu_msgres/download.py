@@ -198,7 +198,7 @@ class Plan:
                                  % (self.key, self.tries, self.offset, self.total or "?", reason))
         if self.tries == 1:
             return 0.0  # the first resume goes at once: most breaks are one-offs
-        wait = min(10.0, self.settings.resume_backoff * 2 ** (self.tries - 2))
+        wait = min(10.0, self.settings.resume_backoff * 2.0 ** (self.tries - 2))
         return wait / 2 + random.uniform(0, wait / 2)
 
 

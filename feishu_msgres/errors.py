@@ -112,7 +112,7 @@ class ErrorTable:
 
     def __init__(self, codes: Mapping[Any, Entry], rules: Sequence[Rule] = (),
                  statuses: Optional[Mapping[int, Entry]] = None) -> None:
-        self.codes = dict(codes)
+        self.codes: Dict[Any, Entry] = dict(codes)
         self.rules = tuple(rules)
         self.statuses = dict(STATUSES if statuses is None else statuses)
 

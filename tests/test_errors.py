@@ -64,7 +64,8 @@ def test_str_names_code_msg_log_id_and_status():
 
 def test_each_dialect_reads_its_own_error_bodies():
     err = DINGTALK.error({"code": "invalidParameter", "message": "bad robot", "requestid": "r-1"}, 400, "hdr")
-    assert (type(err), err.code, err.msg, err.log_id) == (fm.InvalidRequestError, "invalidParameter", "bad robot", "r-1")
+    assert type(err) is fm.InvalidRequestError
+    assert (err.code, err.msg, err.log_id) == ("invalidParameter", "bad robot", "r-1")
     err = BOSSHI.error({"code": 500, "msg": "x", "traceId": "trace-1"}, 200, None)
     assert err.log_id == "trace-1"
     assert FEISHU.error({"code": 1, "log_id": "b"}, 400, "header").log_id == "header"
