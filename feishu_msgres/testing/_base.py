@@ -1,7 +1,10 @@
-"""What both emulators share: a threaded HTTP server on loopback, its life cycle, the list
-of requests it saw, and faults that take effect for a number of requests."""
+"""What both emulators share: a threaded HTTP server on loopback and its life cycle, the
+requests it saw, the faults in force, and one answer path (record the request, apply the
+faults, let the dialect answer; send bytes, JSON or a Range of a body; hang up)."""
 from __future__ import annotations
 
+import json
+import re
 import socket
 import struct
 import sys
@@ -11,29 +14,26 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from ._faults import Actions, Fault, merge
+
 T = TypeVar("T", bound="LoopbackEmulator")
+BLOCK = 64 * 1024  # bytes written at a time
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-class Fault:
-    """An action for the next ``times`` requests of a kind (and key), after ``after`` pass."""
+class Request:
+    """One request the emulator received (headers as sent, for assertions)."""
 
-    def __init__(self, kind: Optional[str], key: Optional[str], times: Optional[int], after: int,
-                 action: Dict[str, Any]) -> None:
-        self.kind = kind
-        self.key = key
-        self.times = times  # None: for ever
-        self.after = after  # matching requests to let through first
-        self.action = action
+    def __init__(self, method: str, path: str, query: Dict[str, str], headers: Dict[str, str], kind: str) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.kind = kind  # what the emulator took it for: "token", "message", "resource" … or "unknown"
+        self.time = time.monotonic()
 
-    def take(self, kind: str, key: Optional[str] = None) -> bool:
-        if self.times == 0 or (self.kind and self.kind != kind) or (self.key and self.key != key):
-            return False
-        if self.after > 0:
-            self.after -= 1
-            return False
-        if self.times is not None:
-            self.times -= 1
-        return True
+    def __repr__(self) -> str:
+        return "<Request %s %s %s>" % (self.method, self.path, self.headers.get("Range", ""))
 
 
 class _Server(ThreadingHTTPServer):
@@ -50,10 +50,11 @@ class LoopbackEmulator:
     """A server in a daemon thread on a free loopback port; ``with`` starts and stops it."""
 
     thread_name = "emulator"
-    handler: Type[BaseHTTPRequestHandler]  # set by subclasses; reaches us as ``emulator``
+    handler: Type[BaseHandler]  # set by subclasses; reaches us as ``emulator``
 
     def __init__(self, host: str, port: int) -> None:
         self.requests: List[Any] = []
+        self.latency = 0.0  # seconds added before every answer (a distant server)
         self._faults: List[Fault] = []
         self._lock = threading.Lock()
         handler = type("Handler", (self.handler,), {"emulator": self})
@@ -94,35 +95,32 @@ class LoopbackEmulator:
         with self._lock:
             self._faults.clear()
 
-    def _add_fault(self, kind: Optional[str], key: Optional[str], times: Optional[int], after: int = 0,
-                   **action: Any) -> None:
+    def _add_fault(self, kind: Optional[str], key: Optional[str], times: Optional[int], after: int,
+                   actions: Actions) -> None:
         with self._lock:
-            self._faults.append(Fault(kind, key, times, after, action))
+            self._faults.append(Fault(kind, key, times, after, actions))
 
-    def _faults_for(self, kind: str, key: Optional[str] = None) -> Dict[str, Any]:
-        """The actions due for this request; each action from the first fault that has it."""
-        merged: Dict[str, Any] = {}
+    def _actions_for(self, kind: str, key: Optional[str] = None) -> Actions:
         with self._lock:
-            for fault in self._faults:
-                if not any(k in merged for k in fault.action) and fault.take(kind, key):
-                    merged.update(fault.action)
-        return merged
+            return merge(self._faults, kind, key)
 
-    def _record(self, request: Any) -> None:
+    def _record(self, request: Request) -> None:
         with self._lock:
             self.requests.append(request)
 
 
-BLOCK = 64 * 1024  # bytes written at a time
-
-
 class BaseHandler(BaseHTTPRequestHandler):
-    """Keep-alive HTTP/1.1, quiet, GET and POST both go to ``_dispatch``."""
+    """Keep-alive HTTP/1.1, quiet; GET and POST both take the one answer path.
 
+    A dialect says what a request is (``_route``), records it (``_new_request``) and answers
+    it (``_answer``) with the senders here."""
+
+    emulator: LoopbackEmulator
     protocol_version = "HTTP/1.1"
     # TCP_NODELAY, as real servers set it: otherwise a body written after its headers waits
     # for the client's delayed ACK (40 ms on Linux) and every small answer is slow.
     disable_nagle_algorithm = True
+    json_type = "application/json; charset=utf-8"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
         pass
@@ -133,20 +131,83 @@ class BaseHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._dispatch()
 
-    def _dispatch(self) -> None:  # pragma: no cover - every emulator has its own
+    def _dispatch(self) -> None:
+        path, query, raw_body = self._read_request()
+        kind, key = self._route(path)
+        request = self._new_request(path, query, kind, raw_body)
+        emu = self.emulator
+        emu._record(request)
+        if emu.latency:
+            time.sleep(emu.latency)
+        actions = emu._actions_for(kind, key)
+        if actions.hang_up:
+            return self._hang_up(bool(actions.reset))
+        self._answer(request, key, raw_body, actions)
+
+    # -- the dialect's part -------------------------------------------------------------------
+
+    def _route(self, path: str) -> Tuple[str, Optional[str]]:  # pragma: no cover - every dialect has its own
+        """(kind, key) of this request, the key being what faults can single out."""
         raise NotImplementedError
 
-    def _stream(self, status: int, headers: Dict[str, str], data: bytes, start: int, end: int,
-                faults: Dict[str, Any]) -> None:
+    def _new_request(self, path: str, query: Dict[str, str], kind: str, raw_body: bytes) -> Request:
+        return Request(self.command, path, query, dict(self.headers.items()), kind)
+
+    def _answer(self, request: Request, key: Optional[str], raw_body: bytes,
+                actions: Actions) -> None:  # pragma: no cover - every dialect has its own
+        raise NotImplementedError
+
+    def _stamp(self) -> Dict[str, str]:
+        """Headers the dialect adds after Content-Length to every answer ``_send`` sends."""
+        return {}
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _head(self, status: int, headers: Dict[str, str], length: int) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(end - start))
+        self.send_header("Content-Length", str(length))
+
+    def _send(self, status: int, headers: Dict[str, str], body: bytes = b"") -> None:
+        self._head(status, headers, len(body))
+        for name, value in self._stamp().items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+        """``body`` as JSON, Content-Type the dialect's JSON type: after ``headers``, or in the
+        place they give it."""
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self._send(status, dict(headers or {}, **{"Content-Type": self.json_type}), data)
+
+    def _serve(self, data: bytes, headers: Dict[str, str], actions: Actions) -> None:
+        """``data`` whole, or the one range the Range header asks (206, or 416 if it cannot
+        be satisfied), as the resource download and OSS do (seeds 000, 002)."""
+        status, start, end = 200, 0, len(data)
+        wanted = self.headers.get("Range")
+        if wanted and not actions.ignore_range:
+            parsed = None if actions.refuse_range else parse_range(wanted, len(data))
+            if parsed is None:
+                return self._send(416, {"Content-Range": "bytes */%d" % len(data)})
+            start, end = parsed
+            if actions.cap is not None:
+                end = min(end, start + int(actions.cap))
+            status = 206
+            shift = int(actions.shift or 0)
+            headers["Content-Range"] = "bytes %d-%d/%d" % (start + shift, end - 1 + shift, len(data))
+        self._stream(status, headers, data, start, end, actions)
+
+    def _stream(self, status: int, headers: Dict[str, str], data: bytes, start: int, end: int,
+                actions: Actions) -> None:
+        """``data[start:end]``, broken off after ``drop_after`` bytes, ``trickle``-d."""
+        self._head(status, headers, end - start)
         self.end_headers()
         limit = end
-        if "drop_after" in faults:
-            limit = min(end, start + int(faults["drop_after"]))
-        delay, block = faults.get("trickle", (0.0, BLOCK))
+        if actions.drop_after is not None:
+            limit = min(end, start + int(actions.drop_after))
+        delay, block = actions.trickle or (0.0, BLOCK)
         view = memoryview(data)
         pos = start
         try:
@@ -162,7 +223,7 @@ class BaseHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if limit < end:
-            self._hang_up(bool(faults.get("reset")))
+            self._hang_up(bool(actions.reset))
 
     def _hang_up(self, reset: bool) -> None:
         self.close_connection = True
@@ -180,6 +241,23 @@ class BaseHandler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         return split.path, query, self.rfile.read(length) if length else b""
+
+
+def parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:
+    """``bytes=a-b`` (one range) as a half-open ``(start, end)``; None if unsatisfiable."""
+    match = _RANGE.match(value.strip())
+    if not match or size == 0:
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        if last == "":
+            return None
+        return max(0, size - int(last)), size
+    start = int(first)
+    end = size if last == "" else min(size, int(last) + 1)
+    if start >= size or end <= start:
+        return None
+    return start, end
 
 
 def text(value: Any) -> str:

@@ -15,8 +15,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from .._names import content_disposition as _disposition
-from ._base import BaseHandler, LoopbackEmulator
-from .emulator import Request, _parse_range
+from ._base import BaseHandler, LoopbackEmulator, Request
+from ._faults import Actions
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 DOWNLOAD_PATH = "/v1.0/robot/messageFiles/download"
@@ -116,7 +116,7 @@ class DingTalkEmulator(LoopbackEmulator):
     ) -> None:
         """Answer the next ``times`` API calls of ``kind`` (``token``, ``download_url``) with
         ``status`` and DingTalk's JSON error ``code`` (``Throttling.Api`` with 429, say)."""
-        self._add_fault(kind, None, times, after, status=status, code=code, message=message)
+        self._add_fault(kind, None, times, after, Actions(status=status, code=code, message=message))
 
     def fail_file(self, times: Optional[int] = 1, status: int = 503, after: int = 0,
                   code: str = "ServiceUnavailable", message: str = "emulated failure") -> None:
@@ -124,11 +124,11 @@ class DingTalkEmulator(LoopbackEmulator):
         (403 says AccessDenied, as an expired URL does)."""
         if status == 403 and code == "ServiceUnavailable":
             code, message = "AccessDenied", "Request has expired."
-        self._add_fault("file", None, times, after, status=status, code=code, message=message)
+        self._add_fault("file", None, times, after, Actions(status=status, code=code, message=message))
 
     def drop_after(self, nbytes: int, times: Optional[int] = 1, reset: bool = False, after: int = 0) -> None:
         """Send a file's headers and ``nbytes`` of its body, then close (``reset``: RST)."""
-        self._add_fault("file", None, times, after, drop_after=nbytes, reset=reset)
+        self._add_fault("file", None, times, after, Actions(drop_after=nbytes, reset=reset))
 
     def expire_urls(self) -> None:
         """Every download URL handed out so far answers 403 AccessDenied from now on."""
@@ -145,16 +145,6 @@ class DingTalkEmulator(LoopbackEmulator):
         return [r for r in self.requests if r.kind == kind]
 
     # -- serving (called from the handler) ------------------------------------------------
-
-    def _fault_for(self, kind: str) -> Dict[str, Any]:
-        """The faults for this request, merged; each fault counts every matching request
-        (its ``after``), the first of each sort of action wins."""
-        merged: Dict[str, Any] = {}
-        with self._lock:
-            for fault in self._faults:
-                if not any(k in merged for k in fault.action) and fault.take(kind):
-                    merged.update(fault.action)
-        return merged
 
     def _issue_token(self) -> str:
         token = "dt-emulator-" + secrets.token_hex(8)
@@ -178,57 +168,55 @@ class DingTalkEmulator(LoopbackEmulator):
 
 
 class _Handler(BaseHandler):
+    """DingTalk's API and the object store behind it, on the wire."""
+
     emulator: DingTalkEmulator
     server_version = "DingTalkEmulator/1"
+    json_type = "application/json;charset=utf-8"
+    request_id = ""  # of the request being answered
 
-    # -- plumbing ---------------------------------------------------------------------------
+    # -- what a request is, how an answer looks ----------------------------------------------
 
-    def _dispatch(self) -> None:
-        path, query, raw_body = self._read_request()
+    def _route(self, path: str) -> Tuple[str, Optional[str]]:
+        if path == TOKEN_PATH and self.command == "POST":
+            return "token", None
+        if path == DOWNLOAD_PATH and self.command == "POST":
+            return "download_url", None
+        if path.startswith(OSS_PREFIX) and self.command == "GET":
+            return "file", None
+        return "unknown", None
+
+    def _new_request(self, path: str, query: Dict[str, str], kind: str, raw_body: bytes) -> Request:
         try:
             body = json.loads(raw_body.decode("utf-8")) if raw_body else None
         except (ValueError, UnicodeDecodeError):
             body = None
-        kind = "unknown"
-        if path == TOKEN_PATH and self.command == "POST":
-            kind = "token"
-        elif path == DOWNLOAD_PATH and self.command == "POST":
-            kind = "download_url"
-        elif path.startswith(OSS_PREFIX) and self.command == "GET":
-            kind = "file"
         self.request_id = secrets.token_hex(16).upper()
-        emu = self.emulator
-        record = DingTalkRequest(self.command, path, query, dict(self.headers.items()), kind,
-                                 json_body=body, request_id=self.request_id)
-        emu._record(record)
-        fault = emu._fault_for(kind)
-        if kind == "file":
-            return self._file(path, query, fault)
-        if "status" in fault:
-            return self._error(fault["status"], fault["code"], fault["message"])
-        if kind == "token":
-            return self._token(body if isinstance(body, dict) else {})
-        if kind == "download_url":
-            return self._download_url(body if isinstance(body, dict) else {})
+        return DingTalkRequest(self.command, path, query, dict(self.headers.items()), kind,
+                               json_body=body, request_id=self.request_id)
+
+    def _answer(self, request: Request, key: Optional[str], raw_body: bytes, actions: Actions) -> None:
+        if request.kind == "file":
+            return self._file(request.path, request.query, actions)
+        if actions.status is not None:
+            return self._error(actions.status, actions.code, actions.message or "")
+        assert isinstance(request, DingTalkRequest)
+        body = request.json if isinstance(request.json, dict) else {}
+        if request.kind == "token":
+            return self._token(body)
+        if request.kind == "download_url":
+            return self._download_url(body)
         return self._error(404, "NotFound", "no such endpoint in the emulator")
 
-    def _send(self, status: int, headers: Dict[str, str], body: bytes = b"") -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def _json(self, status: int, body: Dict[str, Any]) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        self._send(status, {"Content-Type": "application/json;charset=utf-8",
-                            "x-acs-request-id": self.request_id}, data)
+        self._send_json(status, body, {"Content-Type": self.json_type, "x-acs-request-id": self.request_id})
 
-    def _error(self, status: int, code: str, message: str) -> None:
+    def _error(self, status: int, code: object, message: str) -> None:
+        """DingTalk's API error: a string ``code``, ``message`` and ``requestid`` (seed 004)."""
         self._json(status, {"code": code, "message": message, "requestid": self.request_id})
 
     def _oss_error(self, status: int, code: str, message: str) -> None:
+        """OSS's error: XML with Code, Message, RequestId and HostId."""
         body = (_OSS_ERROR % (code, message, self.request_id)).encode("utf-8")
         self._send(status, {"Content-Type": "application/xml", "x-oss-request-id": self.request_id}, body)
 
@@ -241,6 +229,7 @@ class _Handler(BaseHandler):
         self._json(200, {"accessToken": emu._issue_token(), "expireIn": emu.token_lifetime})
 
     def _download_url(self, body: Dict[str, Any]) -> None:
+        """Seed 004: the file's temporary download link (ending in ``.file``), or its errors."""
         emu = self.emulator
         if not emu._token_valid(self.headers.get(TOKEN_HEADER)):
             return self._error(401, "InvalidAuthentication", "Invalid or expired access token.")
@@ -260,13 +249,13 @@ class _Handler(BaseHandler):
 
     # -- the object store -------------------------------------------------------------------
 
-    def _file(self, path: str, query: Dict[str, str], fault: Dict[str, Any]) -> None:
+    def _file(self, path: str, query: Dict[str, str], actions: Actions) -> None:
         emu = self.emulator
         if self.headers.get("Authorization"):
             # OSS (like S3) refuses a second credential beside the query's signature.
             return self._oss_error(400, "InvalidArgument", "Authorization header and query signature both present.")
-        if "status" in fault:
-            return self._oss_error(fault["status"], fault["code"], fault["message"])
+        if actions.status is not None:
+            return self._oss_error(actions.status, str(actions.code), actions.message or "")
         name = unquote(path[len(OSS_PREFIX):])
         if name.endswith(".file"):
             name = name[: -len(".file")]
@@ -286,16 +275,7 @@ class _Handler(BaseHandler):
                    "x-oss-request-id": self.request_id}
         if item["filename"]:
             headers["Content-Disposition"] = _disposition(item["filename"])
-        status, start, end = 200, 0, len(data)
-        wanted = self.headers.get("Range")
-        if wanted:
-            parsed = _parse_range(wanted, len(data))
-            if parsed is None:
-                return self._send(416, {"Content-Range": "bytes */%d" % len(data)})
-            start, end = parsed
-            status = 206
-            headers["Content-Range"] = "bytes %d-%d/%d" % (start, end - 1, len(data))
-        self._stream(status, headers, data, start, end, fault)
+        self._serve(data, headers, actions)
 
 
 DingTalkEmulator.handler = _Handler

@@ -1,0 +1,263 @@
+"""The Feishu service the emulator plays: its state (app, tenants, tokens, messages, files)
+and its wire (routes, endpoints, error shapes) in the Feishu (also Lark) and BOSS Hi
+dialects. The endpoints follow the seeds in ``../shared/seeds``: 000 (message resource get),
+001 (message get), 002 (lark-cli's Range download), 003 (BOSS Hi)."""
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote
+
+from .._names import content_disposition
+from ._base import BaseHandler, LoopbackEmulator, Request
+from ._faults import Actions
+
+TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
+LIST_PATH = "/open-apis/im/v1/messages"
+APP_TOKEN_PATH = "/open-apis/auth/v3/app_access_token"  # store (ISV) apps
+STORE_TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token"
+BOSSHI_TOKEN_PATH = "/open-apis/auth/tenant_access_token/internal"
+_BOSSHI_MESSAGE = re.compile(r"^/open-apis/im/messages/([^/]+)$")
+_MESSAGE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)$")
+_RESOURCE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)/resources/([^/]+)$")
+
+
+def route(dialect: str, method: str, path: str) -> Tuple[str, Optional[str]]:
+    """(kind, key) of a request in this dialect; kind "unknown" if none. The key is the
+    message id, or the file key of a resource."""
+    if dialect == "bosshi":  # seed 003: only the token and one message
+        match = _BOSSHI_MESSAGE.match(path)
+        if method == "POST" and path == BOSSHI_TOKEN_PATH:
+            return "token", None
+        if method == "GET" and match:
+            return "message", unquote(match.group(1))
+        return "unknown", None
+    tokens = {TOKEN_PATH: "token", APP_TOKEN_PATH: "app_token", STORE_TOKEN_PATH: "store_token"}
+    if method == "POST" and path in tokens:
+        return tokens[path], None
+    match_res = _RESOURCE.match(path)
+    match_msg = _MESSAGE.match(path)
+    if method == "GET" and path == LIST_PATH:
+        return "list", None
+    if method == "GET" and match_res:
+        return "resource", unquote(match_res.group(2))
+    if method == "GET" and match_msg:
+        return "message", unquote(match_msg.group(1))
+    return "unknown", None
+
+
+class FeishuService(LoopbackEmulator):
+    """The service as its endpoints see it: the app, the tenants that installed it, the
+    tokens issued, the messages and their files. ``FeishuEmulator`` adds the public face."""
+
+    def __init__(
+        self,
+        app_id: str = "cli_emulator",
+        app_secret: str = "emulator-secret",
+        user_access_token: str = "u-emulator",
+        token_lifetime: int = 7200,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        dialect: str = "feishu",
+        app_ticket: str = "ticket-emulator",
+        tenant_keys: Tuple[str, ...] = ("tk_emulator",),
+    ) -> None:
+        if dialect not in ("feishu", "bosshi"):
+            raise ValueError("dialect is 'feishu' (also Lark) or 'bosshi'")
+        super().__init__(host, port)
+        self.dialect = dialect
+        self.app_ticket = app_ticket  # what a store app must present (Feishu pushes it hourly)
+        self.tenant_keys = set(tenant_keys)  # tenants that installed the store app
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.user_access_token = user_access_token
+        self.token_lifetime = token_lifetime
+        self._messages: Dict[str, Dict[str, Any]] = {}
+        self._children: Dict[str, List[str]] = {}
+        self._resources: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._tokens: Dict[str, float] = {}
+        self._counter = 0
+
+    def _issue_token(self, prefix: str = "t-") -> str:
+        with self._lock:
+            self._counter += 1
+            token = "%semulator-%06d" % (prefix, self._counter)
+            self._tokens[token] = time.time() + self.token_lifetime
+        return token
+
+    def _token_error(self, authorization: Optional[str]) -> Optional[Tuple[int, int, str]]:
+        """(status, code, msg) if ``authorization`` is no valid ``Bearer`` token: Feishu's
+        99991661 (none) and 99991663 (invalid or expired), as DESIGN.md §3 lists them."""
+        if not authorization or not authorization.startswith("Bearer "):
+            return 400, 99991661, "Missing access token for authorization"
+        token = authorization[len("Bearer "):]
+        if token == self.user_access_token:
+            return None
+        with self._lock:
+            expires = self._tokens.get(token)
+        if expires is None or expires < time.time():
+            return 400, 99991663, "Invalid access token for authorization"
+        return None
+
+
+class FeishuHandler(BaseHandler):
+    """The Feishu and BOSS Hi dialects on the wire: routes, endpoints, error shapes."""
+
+    emulator: FeishuService
+    server_version = "FeishuEmulator/1"
+
+    # -- what a request is, how an answer looks ----------------------------------------------
+
+    def _route(self, path: str) -> Tuple[str, Optional[str]]:
+        return route(self.emulator.dialect, self.command, path)
+
+    def _answer(self, request: Request, key: Optional[str], raw_body: bytes, actions: Actions) -> None:
+        emu = self.emulator
+        kind = request.kind
+        if actions.status is not None:
+            return self._fault_answer(actions.status, actions)
+        if kind in ("token", "app_token", "store_token"):
+            return self._token(kind, raw_body)
+        if kind == "unknown":
+            return self._json(404, {"code": 404, "msg": "no such endpoint in the emulator"})
+        denied = emu._token_error(self.headers.get("Authorization"))  # "Bearer <token>" (seeds 000, 001)
+        if denied:
+            return self._error(*denied)
+        if kind == "message":
+            return self._message(key or "")
+        if kind == "list":
+            return self._list(request.query)
+        match = _RESOURCE.match(request.path)
+        assert match is not None
+        return self._resource(unquote(match.group(1)), key or "", request.query.get("type"), actions)
+
+    def _stamp(self) -> Dict[str, str]:
+        if self.emulator.dialect == "feishu":  # BOSS Hi puts a traceId in the body instead (seed 003)
+            return {"X-Tt-Logid": "emu%08d" % len(self.emulator.requests)}
+        return {}
+
+    def _json(self, status: int, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
+        if self.emulator.dialect == "bosshi":  # seed 003's response: success and traceId beside code
+            body = dict(body, success=body.get("code") == 0, traceId="emu-trace-%d" % len(self.emulator.requests))
+        self._send_json(status, body, headers)
+
+    def _error(self, status: int, code: object, msg: str, headers: Optional[Dict[str, str]] = None) -> None:
+        """The API's error: HTTP status, ``code`` and ``msg`` (seeds 000, 001), and on Feishu
+        an ``error.log_id``."""
+        body: Dict[str, Any] = {"code": code, "msg": msg}
+        if self.emulator.dialect == "feishu":
+            body["error"] = {"log_id": "emu-log-%s" % (code,)}
+        self._json(status, body, headers)
+
+    def _fault_answer(self, status: int, actions: Actions) -> None:
+        headers = actions.headers or {}
+        if actions.code is not None:
+            return self._error(status, actions.code, actions.message or "", headers)
+        body = actions.body
+        if body is None:  # what a gateway in front of the API sends
+            body = b"<html><body><h1>%d</h1>emulated gateway page</body></html>" % status
+        self._send(status, dict(headers, **{"Content-Type": "text/html"}), body)
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    def _token(self, kind: str, raw_body: bytes) -> None:
+        emu = self.emulator
+        try:
+            body = json.loads(raw_body.decode("utf-8"))
+        except ValueError:
+            body = {}
+        if kind == "store_token":  # a store app's tenant token: its app token and the tenant
+            if emu._token_error("Bearer " + str(body.get("app_access_token"))):
+                return self._error(400, 99991663, "app access token invalid")
+            if body.get("tenant_key") not in emu.tenant_keys:
+                return self._error(400, 10005, "tenant_key is invalid: the app is not installed there")
+            return self._json(200, {"code": 0, "msg": "ok", "tenant_access_token": emu._issue_token(),
+                                    "expire": emu.token_lifetime})
+        if body.get("app_id") != emu.app_id:
+            return self._error(400, 10003, "invalid param: app_id")
+        if body.get("app_secret") != emu.app_secret:
+            return self._error(400, 10014, "app secret invalid")
+        if kind == "app_token":
+            if body.get("app_ticket") != emu.app_ticket:
+                return self._error(400, 10012, "app_ticket is invalid")
+            return self._json(200, {"code": 0, "msg": "ok", "app_access_token": emu._issue_token("a-"),
+                                    "expire": emu.token_lifetime})
+        if emu.dialect == "bosshi":  # the token nested under "data" (DESIGN.md §1)
+            return self._json(200, {"code": 0, "data": {"tenant_access_token": emu._issue_token(),
+                                                        "expire": emu.token_lifetime - 60}})
+        self._json(200, {"code": 0, "msg": "ok", "tenant_access_token": emu._issue_token(),
+                         "expire": emu.token_lifetime})
+
+    def _message(self, message_id: str) -> None:
+        """Seed 001: the message in ``items``, a merge_forward's sub-messages after it; seed
+        003 (BOSS Hi): the one message directly in ``data``."""
+        emu = self.emulator
+        item = emu._messages.get(message_id)
+        if item is None:
+            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+        if emu.dialect == "bosshi":  # as seed 003's example: null ids kept, camelCase sender
+            sender = item.get("sender") or {}
+            data = dict(item, chat_id=item.get("chat_id"), upper_message_id=item.get("upper_message_id"), sender={
+                "id": sender.get("id"), "idType": sender.get("id_type"), "senderType": sender.get("sender_type"),
+                "tenantKey": sender.get("tenant_key")})
+            return self._json(200, {"code": 0, "msg": "操作成功", "data": data})
+        items = [item]
+        pending = list(emu._children.get(message_id, []))
+        while pending:
+            child = pending.pop(0)
+            items.append(emu._messages[child])
+            pending.extend(emu._children.get(child, []))
+        self._json(200, {"code": 0, "msg": "success", "data": {"items": items}})
+
+    def _list(self, query: Dict[str, str]) -> None:
+        """The history of a chat or a thread: top-level messages only, paged."""
+        emu = self.emulator
+        kind, container = query.get("container_id_type"), query.get("container_id")
+        try:
+            page_size = int(query.get("page_size", "20"))
+            offset = int(query.get("page_token", "pt_0")[3:])
+            start = int(query["start_time"]) * 1000 if "start_time" in query else None
+            end = int(query["end_time"]) * 1000 + 999 if "end_time" in query else None
+        except ValueError:
+            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+        if kind not in ("chat", "thread") or not container or not 1 <= page_size <= 50 or (
+                kind == "thread" and (start is not None or end is not None)):
+            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+        field = "chat_id" if kind == "chat" else "thread_id"
+        with emu._lock:
+            items = [m for m in emu._messages.values()
+                     if m.get(field) == container and not m.get("upper_message_id")
+                     and (start is None or int(m["create_time"]) >= start)
+                     and (end is None or int(m["create_time"]) <= end)]
+        # sort() is stable: messages of the same millisecond keep the order they were added in
+        items.sort(key=lambda m: int(m["create_time"]), reverse=query.get("sort_type") == "ByCreateTimeDesc")
+        page = items[offset:offset + page_size]
+        more = offset + page_size < len(items)
+        data: Dict[str, Any] = {"has_more": more, "items": page}
+        if more:
+            data["page_token"] = "pt_%d" % (offset + page_size)
+        self._json(200, {"code": 0, "msg": "success", "data": data})
+
+    def _resource(self, message_id: str, file_key: str, type_: Optional[str], actions: Actions) -> None:
+        """Seed 000: the bytes of a file in a message, with its error codes; Range as lark-cli
+        uses it (seed 002)."""
+        emu = self.emulator
+        item = emu._messages.get(message_id)
+        if item is None:
+            return self._error(400, 234001, "Invalid request param.")
+        if item.get("deleted"):
+            return self._error(400, 230110, "Action unavailable as the message has been deleted.")
+        if item.get("upper_message_id") or item.get("msg_type") in ("merge_forward", "interactive"):
+            return self._error(400, 234043, "Unsupported message type.")  # forwards, their children, cards
+        res = emu._resources.get((message_id, file_key))
+        if res is None or res["type"] != type_:
+            return self._error(400, 234003, "File not in message.")
+        headers = {"Content-Type": res["content_type"], "Accept-Ranges": "bytes"}
+        if res["filename"]:
+            headers["Content-Disposition"] = content_disposition(res["filename"])
+        self._serve(res["data"], headers, actions)
+
+
+FeishuService.handler = FeishuHandler
