@@ -28,7 +28,7 @@ def served(emu):
 
 
 @pytest.fixture
-def client(emu):
+def ranged_client(emu):
     with emu.client(retries=make_retry(3, backoff_factor=0), timeout=(2, 2), range_size=RANGE) as c:
         c.download_settings = attr.evolve(c.download_settings, resume_backoff=0)
         yield c
@@ -64,8 +64,8 @@ def planned(sizes):
     return expected
 
 
-def test_a_probe_then_ranges_that_double_while_nothing_breaks(emu, client, served, tmp_path):
-    fetch(client, served, tmp_path)
+def test_a_probe_then_ranges_that_double_while_nothing_breaks(emu, ranged_client, served, tmp_path):
+    fetch(ranged_client, served, tmp_path)
     assert ranges(emu) == planned([RANGE, 2 * RANGE])  # the second one is cut at the end
     assert all(r.headers.get("Accept-Encoding") == "identity" for r in emu.requests if r.kind == "resource")
 
@@ -99,9 +99,10 @@ def test_a_break_sends_the_range_size_back_to_the_start(emu, served, tmp_path):
     ],
 )
 @pytest.mark.parametrize("reset", [False, True])
-def test_a_dropped_body_resumes_from_the_last_byte(emu, client, served, tmp_path, nbytes, after, range_start, reset):
+def test_a_dropped_body_resumes_from_the_last_byte(emu, ranged_client, served, tmp_path, nbytes, after, range_start,
+                                                   reset):
     emu.drop_after("file_big", nbytes, after=after, reset=reset)
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
     asked = ranges(emu)
     resumed = int(asked[after + 1].split("=")[1].split("-")[0])
     # From the last byte that reached us: urllib3 2.x drops a short read's last partial chunk
@@ -109,76 +110,76 @@ def test_a_dropped_body_resumes_from_the_last_byte(emu, client, served, tmp_path
     # may discard what it had buffered.
     assert range_start <= resumed <= range_start + nbytes
     if not reset:
-        assert resumed > range_start + nbytes - client.download_settings.chunk_size
+        assert resumed > range_start + nbytes - ranged_client.download_settings.chunk_size
 
 
-def test_progress_stays_monotonic_across_resumes(emu, client, served, tmp_path):
+def test_progress_stays_monotonic_across_resumes(emu, ranged_client, served, tmp_path):
     emu.drop_after("file_big", 5000, after=1)
     emu.ignore_range("file_big", times=1, after=2)  # the resume gets 200: bytes are skipped
     seen = []
-    fetch(client, served, tmp_path, progress=lambda done, total: seen.append((done, total)))
+    fetch(ranged_client, served, tmp_path, progress=lambda done, total: seen.append((done, total)))
     dones = [d for d, _ in seen]
     assert dones == sorted(dones)
     assert seen[-1] == (len(DATA), len(DATA))
     assert {t for _, t in seen} == {len(DATA)}
 
 
-def test_a_server_that_ignores_range_is_read_whole(emu, client, served, tmp_path):
+def test_a_server_that_ignores_range_is_read_whole(emu, ranged_client, served, tmp_path):
     emu.ignore_range("file_big")
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
     assert len(ranges(emu)) == 1
 
 
-def test_a_whole_stream_that_breaks_resumes_even_if_range_stays_ignored(emu, client, served, tmp_path):
+def test_a_whole_stream_that_breaks_resumes_even_if_range_stays_ignored(emu, ranged_client, served, tmp_path):
     emu.ignore_range("file_big")
     emu.drop_after("file_big", 2 * RANGE + 17)
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
     assert len(ranges(emu)) == 2
 
 
 @pytest.mark.parametrize("status, body", [(416, b""), (400, b"<html>Bad Request</html>"), (400, b'{"msg": "no code"}')])
-def test_a_probe_refused_falls_back_to_one_plain_get(emu, client, served, tmp_path, status, body):
+def test_a_probe_refused_falls_back_to_one_plain_get(emu, ranged_client, served, tmp_path, status, body):
     emu.fail("resource", status, body=body)
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
     assert ranges(emu) == ["bytes=0-%d" % (PROBE - 1), None]
 
 
-def test_an_empty_file(emu, client, tmp_path):
+def test_an_empty_file(emu, ranged_client, tmp_path):
     mid = emu.add_message("file", {"file_key": "file_empty"})
     emu.add_resource(mid, "file_empty", b"")
-    result = client.download_resource(mid, "file_empty", "file", tmp_path / "empty", checksum=True)
+    result = ranged_client.download_resource(mid, "file_empty", "file", tmp_path / "empty", checksum=True)
     assert result.size == 0 and (tmp_path / "empty").read_bytes() == b""
     assert result.sha256 == hashlib.sha256(b"").hexdigest()
 
 
-def test_a_small_file_takes_one_request(emu, client, tmp_path):
+def test_a_small_file_takes_one_request(emu, ranged_client, tmp_path):
     mid = emu.add_message("file", {"file_key": "file_small"})
     emu.add_resource(mid, "file_small", b"small")
-    assert client.download_resource(mid, "file_small", "file", tmp_path / "s").size == 5
+    assert ranged_client.download_resource(mid, "file_small", "file", tmp_path / "s").size == 5
     assert ranges(emu) == ["bytes=0-%d" % (PROBE - 1)]
 
 
 @pytest.mark.parametrize("after", [0, 2])
-def test_a_wrong_content_range_is_an_integrity_error(emu, client, served, tmp_path, after):
+def test_a_wrong_content_range_is_an_integrity_error(emu, ranged_client, served, tmp_path, after):
     target = tmp_path / "keep.bin"
     target.write_bytes(b"precious")
     emu.wrong_content_range("file_big", after=after)
     with pytest.raises(fm.IntegrityError, match="Content-Range"):
-        client.download_resource(served, "file_big", "file", target, overwrite=True)
+        ranged_client.download_resource(served, "file_big", "file", target, overwrite=True)
     assert_untouched(tmp_path, target)
 
 
-def test_a_burst_of_5xx_is_ridden_out(emu, client, served, tmp_path):
+def test_a_burst_of_5xx_is_ridden_out(emu, ranged_client, served, tmp_path):
     emu.fail("resource", 503, times=10, after=2)  # more than one request's retries
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
 
 
-def test_429_between_ranges_waits_and_goes_on(emu, client, served, tmp_path):
+def test_429_between_ranges_waits_and_goes_on(emu, ranged_client, served, tmp_path):
     emu.rate_limit("resource", times=2, reset=0.05, after=1)
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
 
 
-def test_a_token_that_expires_between_ranges_is_replaced(emu, client, served, tmp_path):
+def test_a_token_that_expires_between_ranges_is_replaced(emu, ranged_client, served, tmp_path):
     expired = []
 
     def expire_once(done, total):
@@ -186,23 +187,23 @@ def test_a_token_that_expires_between_ranges_is_replaced(emu, client, served, tm
             emu.expire_tokens()
             expired.append(done)
 
-    fetch(client, served, tmp_path, progress=expire_once)
+    fetch(ranged_client, served, tmp_path, progress=expire_once)
     assert emu.count("token") == 2
 
 
-def test_a_business_error_mid_download_is_raised_at_once(emu, client, served, tmp_path):
+def test_a_business_error_mid_download_is_raised_at_once(emu, ranged_client, served, tmp_path):
     target = tmp_path / "keep.bin"
     target.write_bytes(b"precious")
     emu.fail("resource", 400, code=230110, msg="deleted", after=2)
     with pytest.raises(fm.NotFoundError):
-        client.download_resource(served, "file_big", "file", target, overwrite=True)
+        ranged_client.download_resource(served, "file_big", "file", target, overwrite=True)
     assert_untouched(tmp_path, target)
     assert emu.count("resource") == 3  # never retried
 
 
-def test_a_slow_trickle_inside_the_read_timeout_completes(emu, client, served, tmp_path):
+def test_a_slow_trickle_inside_the_read_timeout_completes(emu, ranged_client, served, tmp_path):
     emu.trickle("file_big", delay=0.01, block=16 * 1024, times=1)
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
 
 
 def test_a_trickle_slower_than_the_read_timeout_resumes(emu, served, tmp_path):
@@ -223,20 +224,20 @@ def test_a_trickle_that_never_ends_gives_up_cleanly(emu, served, tmp_path):
     assert_untouched(tmp_path, target)
 
 
-def test_an_image_resumes_too(emu, client, tmp_path):
+def test_an_image_resumes_too(emu, ranged_client, tmp_path):
     mid = emu.add_message("image", {"image_key": "img_big"})
     emu.add_resource(mid, "img_big", DATA, type="image", content_type="image/png")
-    boundary = 2 * client.download_settings.chunk_size  # the same on urllib3 1.26 and 2
+    boundary = 2 * ranged_client.download_settings.chunk_size  # the same on urllib3 1.26 and 2
     emu.drop_after("img_big", boundary)
-    result = client.download_resource(mid, "img_big", "image", tmp_path, checksum=True)
+    result = ranged_client.download_resource(mid, "img_big", "image", tmp_path, checksum=True)
     assert result.sha256 == DIGEST
     assert result.path == str(tmp_path / "img_big.png")
     assert ranges(emu) == [None, "bytes=%d-%d" % (boundary, len(DATA) - 1)]
 
 
-def test_the_connection_refused_mid_download_is_resumed(emu, client, served, tmp_path):
+def test_the_connection_refused_mid_download_is_resumed(emu, ranged_client, served, tmp_path):
     emu.disconnect("resource", times=6, after=2)  # more than the transport's own retries
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
 
 
 def test_resume_budget_exhausted_leaves_nothing(emu, served, tmp_path):
@@ -256,10 +257,10 @@ def test_download_settings_are_validated():
         fm.Client("a", "b", range_size=0)
 
 
-def test_a_server_without_ranges_resumes_with_plain_gets(emu, client, served, tmp_path):
+def test_a_server_without_ranges_resumes_with_plain_gets(emu, ranged_client, served, tmp_path):
     emu.refuse_range("file_big")  # 416 to every Range request
-    emu.drop_after("file_big", 2 * client.download_settings.chunk_size, after=1)  # the plain GET breaks
-    fetch(client, served, tmp_path)
+    emu.drop_after("file_big", 2 * ranged_client.download_settings.chunk_size, after=1)  # the plain GET breaks
+    fetch(ranged_client, served, tmp_path)
     assert ranges(emu) == ["bytes=0-%d" % (PROBE - 1), None, None]
 
 
@@ -272,7 +273,7 @@ def test_a_server_that_answers_shorter_ranges_is_followed_without_penalty(emu, s
     assert starts == list(range(0, len(DATA), 64 * 1024))
 
 
-def test_a_refused_probe_content_range_closes_its_response(emu, client, served, tmp_path, monkeypatch):
+def test_a_refused_probe_content_range_closes_its_response(emu, ranged_client, served, tmp_path, monkeypatch):
     from feishu_msgres.connection import Connection
 
     opened = []
@@ -286,11 +287,11 @@ def test_a_refused_probe_content_range_closes_its_response(emu, client, served, 
     monkeypatch.setattr(Connection, "send", recording)
     emu.wrong_content_range("file_big")
     with pytest.raises(fm.IntegrityError):
-        client.download_resource(served, "file_big", "file", tmp_path / "x")
+        ranged_client.download_resource(served, "file_big", "file", tmp_path / "x")
     assert opened and all(r.raw.closed for r in opened)
 
 
-def test_urllib3_errors_from_a_body_are_resumed_like_any_break(emu, client, served, tmp_path, monkeypatch):
+def test_urllib3_errors_from_a_body_are_resumed_like_any_break(emu, ranged_client, served, tmp_path, monkeypatch):
     # requests < 2.28 lets some urllib3 errors (an SSLError mid-body) out of iter_content
     import requests
     import urllib3
@@ -306,17 +307,17 @@ def test_urllib3_errors_from_a_body_are_resumed_like_any_break(emu, client, serv
             yield chunk
 
     monkeypatch.setattr(requests.Response, "iter_content", flaky)
-    fetch(client, served, tmp_path)
+    fetch(ranged_client, served, tmp_path)
     assert failed
 
 
-def test_very_long_server_names_still_download(emu, client, tmp_path):
+def test_very_long_server_names_still_download(emu, ranged_client, tmp_path):
     name = "季" * 84 + ".pdf"  # 256 bytes of UTF-8: shortened to 255, its temp name too
     images = [{"tag": "img", "image_key": "img_a"}, {"tag": "img", "image_key": "img_b"}]
     mid = emu.add_message("post", {"content": [images]})
     emu.add_resource(mid, "img_a", b"a", type="image", filename=name)
     emu.add_resource(mid, "img_b", b"b", type="image", filename=name)
-    outcomes = client.download_all(mid, tmp_path)
+    outcomes = ranged_client.download_all(mid, tmp_path)
     assert [o.error for o in outcomes] == [None, None]
     names = sorted(os.listdir(str(tmp_path)))
     assert len(names) == 2 and all(len(n.encode("utf-8")) <= 255 and n.endswith(".pdf") for n in names)
