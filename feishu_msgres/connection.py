@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple, Type, TypeVar, Union
 
-import attr
 import requests
 
 from .answers import read_json
@@ -17,24 +16,23 @@ from .platforms import Dialect
 from .ratelimit import Gate
 from .transport import Retry, environment_for, make_session, send
 
-DEFAULT_TIMEOUT = (10.0, 60.0)
 Timeout = Union[float, Tuple[float, float]]
+DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)
 C = TypeVar("C", bound="ClientBase")
 
 
-@attr.frozen
-class Connection:
+class Connection(NamedTuple):
     """Where requests go and how: one client's, or an export's view of it (``with_gate``)."""
 
     session: requests.Session
     base_url: str
     dialect: Dialect
     timeout: Timeout = DEFAULT_TIMEOUT
-    gate: Gate = attr.field(factory=Gate)
+    gate: Gate = Gate()
 
     def with_gate(self, gate: Gate) -> "Connection":
         """The same session and settings; every request through ``gate``."""
-        return attr.evolve(self, gate=gate)
+        return self._replace(gate=gate)
 
     def url(self, path: str) -> str:
         return path if "://" in path else self.base_url + path

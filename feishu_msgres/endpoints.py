@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Union
 from urllib.parse import quote
-
-import attr
 
 from .errors import ConfigError
 from .platforms import APP_TOKEN_PATH, STORE_TENANT_TOKEN_PATH, Platform
@@ -38,15 +36,15 @@ class Hidden:
         return self._value.reveal() if hasattr(self._value, "reveal") else self._value
 
 
-@attr.frozen
-class Call:
-    """One API request: ``path`` is relative to the base URL, or a whole URL."""
+class Call(NamedTuple):
+    """One API request: ``path`` is relative to the base URL, or a whole URL. (A NamedTuple,
+    not an attrs class: it is on the import path, and attrs classes cost a millisecond each.)"""
 
     method: str
     path: str
-    params: Dict[str, Any] = attr.field(factory=dict)
-    headers: Dict[str, str] = attr.field(factory=dict)
-    json: Optional[Dict[str, Any]] = None  # values may be Hidden
+    params: Mapping[str, Any] = {}
+    headers: Mapping[str, str] = {}
+    json: Optional[Mapping[str, Any]] = None  # values may be Hidden
 
     def body(self) -> Optional[Dict[str, Any]]:
         """The JSON body as sent: secrets revealed."""
@@ -57,7 +55,7 @@ class Call:
     def masked(self) -> "Call":
         """This call with its secrets and tokens shown as ``***``."""
         json = None if self.json is None else {k: MASK if isinstance(v, Hidden) else v for k, v in self.json.items()}
-        return attr.evolve(self, json=json)
+        return self._replace(json=json)
 
     def shown(self, base_url: str, auth_header: Optional[str] = None) -> Dict[str, Any]:
         """A JSON-ready line for ``--dry-run``; ``auth_header``: the header the token goes in."""

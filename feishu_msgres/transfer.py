@@ -5,9 +5,8 @@ resume or give up). It knows requests' responses; the decisions do not.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Dict, Generator, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Generator, Iterator, Mapping, NamedTuple, Optional, Tuple
 
-import attr
 import requests
 
 from ._files import Target
@@ -29,8 +28,7 @@ def offered_name(headers: Mapping[str, str]) -> Optional[str]:
     return parse_content_disposition(headers.get("Content-Disposition"))
 
 
-@attr.frozen
-class Source:
+class Source(NamedTuple):
     """One resource to download, for any platform: ``open(headers)`` sends its GET with those
     headers; ``key`` names it in errors and is the fallback file name; ``ranged``: files go
     in Range requests; ``dialect`` reads its error answers; ``name_of`` picks the name the
@@ -40,8 +38,8 @@ class Source:
     key: str
     ranged: bool
     dialect: Dialect
-    settings: DownloadSettings = attr.field(factory=DownloadSettings)
-    gate: Gate = attr.field(factory=Gate)
+    settings: DownloadSettings = DownloadSettings()
+    gate: Gate = Gate()
     name_of: Callable[[Mapping[str, str]], Optional[str]] = offered_name
 
 
