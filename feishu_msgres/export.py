@@ -11,33 +11,68 @@ A file is only ever at its final name when it is whole (downloads are atomic), a
 manifest line is written after it is, so a run that is killed leaves nothing a later run
 takes as complete. A later run skips what the manifest shows complete (the file there, of
 the recorded size), retries what failed, and lists only messages newer than the last run's.
+
+The export knows the client only by what it uses (``ExportClient``): this module does not
+import ``client``, which imports it.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import re
+import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import attr
 
+from .endpoints import Time, epoch_seconds, quote_id
 from .errors import ConfigError, FeishuError
-from .ratelimit import AllOf, RateLimiter, stop_with
+from .manifest import (
+    FILES,
+    MESSAGES,
+    Key,
+    Manifest,
+    ManifestLine,
+    now,
+    open_for_append,
+    read_lines,
+    read_state,
+    remove_stale_parts,
+    write_state,
+)
+from .models import DownloadResult, Message, Resource
+from .ratelimit import Gate, RateLimiter
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import Client
-    from .models import Message
+if sys.version_info >= (3, 8):
+    from typing import Protocol
+else:  # pragma: no cover - Python 3.7: the protocols only type, so a plain base does
+    Protocol = object
 
-MANIFEST = "manifest.jsonl"
-MESSAGES = "messages.jsonl"
-STATE = "export.json"
-FILES = "files"
-_PART = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")  # AtomicFile's temporary names
-Key = Tuple[str, str, str]  # (message_id, file_key, type)
-Time = Union[None, int, float, datetime.datetime]
+__all__ = ["ExportClient", "ExportProgress", "ExportSummary", "Manifest", "ManifestLine", "export_chat"]
+
+
+class _HasGate(Protocol):
+    @property
+    def gate(self) -> Gate: ...
+
+
+class ExportClient(Protocol):
+    """What an export asks of a client (``feishu_msgres.Client`` has it all)."""
+
+    @property
+    def connection(self) -> _HasGate: ...
+
+    def with_gate(self, gate: Gate) -> "ExportClient": ...
+
+    def iter_messages(self, container_id: str, start_time: Time = None, end_time: Time = None) -> Iterator[Message]:
+        ...
+
+    def get_message(self, message_id: str) -> Message: ...
+
+    def download_resource(self, message_id: str, file_key: str, type: str, dest: str, *, overwrite: bool,
+                          progress: Optional[Callable[[int, Optional[int]], None]], checksum: bool,
+                          _taken: Optional[Set[str]]) -> DownloadResult: ...
 
 
 @attr.s(auto_attribs=True)
@@ -66,61 +101,8 @@ class ExportSummary:
         return self.failed == 0
 
 
-class _Stop(Exception):
-    """Raised inside a worker's download when the export is being interrupted."""
-
-
-class Manifest:
-    """``manifest.jsonl``: append-only; for each resource the last line is its state."""
-
-    def __init__(self, folder: str) -> None:
-        self.folder = folder
-        self.path = os.path.join(folder, MANIFEST)
-        self.last: Dict[Key, Dict[str, Any]] = {}
-        for line in _read_lines(self.path):
-            key = (line.get("message_id"), line.get("file_key"), line.get("type"))
-            if all(isinstance(k, str) for k in key):
-                self.last[key] = line  # type: ignore[index]
-        # Names that complete files hold, by message folder: never to be given to another file.
-        self._taken: Dict[str, Set[str]] = {}
-        for key in self.last:
-            if self.complete(key):
-                self._take(self.last[key]["saved_path"])
-        self._lock = threading.Lock()
-        self._file = open_for_append(self.path)
-
-    def close(self) -> None:
-        self._file.close()
-
-    def complete(self, key: Key) -> bool:
-        """Done by an earlier run: no error, and the file still there with its size."""
-        line = self.last.get(key)
-        if not line or line.get("error") or not line.get("saved_path"):
-            return False
-        path = os.path.join(self.folder, line["saved_path"])
-        return os.path.isfile(path) and os.path.getsize(path) == line.get("size_bytes")
-
-    def names_in(self, subfolder: str) -> Set[str]:
-        """The names complete files hold in a message's folder (``files/…``, with ``/``)."""
-        with self._lock:
-            return set(self._taken.get(subfolder, ()))
-
-    def _take(self, saved_path: str) -> None:
-        folder, _, name = saved_path.rpartition("/")
-        self._taken.setdefault(folder, set()).add(name.lower())
-
-    def record(self, line: Dict[str, Any]) -> None:
-        key = (line["message_id"], line["file_key"], line["type"])
-        with self._lock:
-            self._file.write(json.dumps(line, ensure_ascii=False) + "\n")
-            self._file.flush()
-            self.last[key] = line
-            if line.get("saved_path") and not line.get("error"):
-                self._take(line["saved_path"])
-
-
 def export_chat(
-    client: "Client",
+    client: ExportClient,
     chat_id: str,
     dest_dir: Union[str, "os.PathLike[str]"],
     start_time: Time = None,
@@ -132,8 +114,6 @@ def export_chat(
     """See ``Client.export_chat``."""
     if workers < 1:
         raise ConfigError("workers must be at least 1")
-    from .client import epoch_seconds, quote_id
-
     quote_id("chat_id", chat_id)
     window = {
         "start_time": None if start_time is None else epoch_seconds(start_time),
@@ -141,14 +121,15 @@ def export_chat(
     }
     folder = os.fspath(dest_dir)
     os.makedirs(os.path.join(folder, FILES), exist_ok=True)
-    state = _read_state(folder, chat_id)
-    _remove_stale_parts(os.path.join(folder, FILES))
+    state = read_state(folder, chat_id)
+    remove_stale_parts(os.path.join(folder, FILES))
     stop = threading.Event()
-    # The export's requests go through the client's limit, its own max_rate if any, and a
-    # stop switch; the client itself, shared with others, is left as it is.
+    # Every request of the export (first attempts, the transport's retries and their waits,
+    # resends after a rejected token, resumes) goes through the client's limit, its own
+    # max_rate if any, and a stop switch; the client itself, shared with others, is left as it is.
     own = RateLimiter(max_rate, None) if max_rate is not None else None
-    limited = client._limited(AllOf(own, client.rate_limiter, stop=stop))
-    run = _Run(limited, folder, chat_id, window, state, workers, progress, stop)
+    view = client.with_gate(client.connection.gate.joined(own, stop=stop))
+    run = _Run(view, folder, chat_id, window, state, workers, progress, stop)
     try:
         return run.go()
     finally:
@@ -156,7 +137,7 @@ def export_chat(
 
 
 class _Run:
-    def __init__(self, client: "Client", folder: str, chat_id: str, window: Dict[str, Optional[int]],
+    def __init__(self, client: ExportClient, folder: str, chat_id: str, window: Dict[str, Optional[int]],
                  state: Dict[str, Any], workers: int, progress: Optional[Callable[[ExportProgress], None]],
                  stop: threading.Event) -> None:
         self.client = client
@@ -170,10 +151,11 @@ class _Run:
         self.report = progress
         self.manifest = Manifest(folder)
         self.messages_path = os.path.join(folder, MESSAGES)
-        self.known: Dict[str, Dict[str, Any]] = {}
-        for line in _read_lines(self.messages_path):
-            if isinstance(line.get("message_id"), str):
-                self.known[line["message_id"]] = line
+        self.known: Dict[str, Message] = {}
+        self.unread: Set[str] = set()  # ids whose forwarded messages could not be read last time
+        for line in read_lines(self.messages_path):
+            if isinstance(line.get("message_id"), str):  # the last line of an id wins
+                self._know(Message.from_dict(line), line.get("children_error"))
         self.counts = ExportProgress()
         self.lock = threading.Lock()
         self.stop = stop
@@ -191,12 +173,12 @@ class _Run:
                         done, running = wait(running, return_when=FIRST_COMPLETED)
                         for future in done:
                             future.result()
-                    running.add(pool.submit(self._export_message, message))
+                    running.add(pool.submit(self._export_one, message))
             for future in running:
                 future.result()
         except BaseException:
-            # Workers stop at their next chunk, request or wait (waits end at once); each
-            # one's temporary file goes with it.
+            # The gate's switch: workers stop at their next chunk, request or wait (waits,
+            # the transport's retry waits too, end at once); each one's temporary file goes with it.
             self.stop.set()
             for future in running:
                 future.cancel()
@@ -208,11 +190,11 @@ class _Run:
 
     # -- what to export --------------------------------------------------------------------
 
-    def _to_export(self, messages_file: Any) -> Iterator[Dict[str, Any]]:
+    def _to_export(self, messages_file: IO[str]) -> Iterator[Message]:
         """Known messages with resources still to do, then the newly listed ones."""
         for known in list(self.known.values()):
-            if known.get("children_error"):  # its forwarded messages could not be read last time
-                known = self._remember(self._expand_known(known), messages_file)
+            if known.message_id in self.unread:  # its forwarded messages could not be read last time
+                known = self._remember(*self._with_children(known), messages_file)
             if self._pending(known):
                 yield known
         newest = self.state.get("newest_create_ms")
@@ -222,7 +204,7 @@ class _Run:
         for message in self.client.iter_messages(self.chat_id, start_time=start, end_time=self.window["end_time"]):
             if message.message_id in self.known:
                 continue
-            data = self._remember(self._expand(message), messages_file)
+            data = self._remember(*self._expand(message), messages_file)
             self._note_newest(message)
             with self.lock:
                 self.counts.messages += 1
@@ -231,43 +213,46 @@ class _Run:
                 yield data
         self._write_state()
 
-    def _expand(self, message: "Message") -> Dict[str, Any]:
+    def _expand(self, message: Message) -> Tuple[Message, Optional[str]]:
         """A merge_forward's children come only with the message itself."""
-        data = message.to_dict()
         if message.msg_type != "merge_forward" or message.deleted:
-            return data
-        return self._with_children(data)
+            return message, None
+        return self._with_children(message)
 
-    def _expand_known(self, known: Dict[str, Any]) -> Dict[str, Any]:
-        return self._with_children({k: v for k, v in known.items() if k != "children_error"})
-
-    def _with_children(self, data: Dict[str, Any]) -> Dict[str, Any]:
+    def _with_children(self, message: Message) -> Tuple[Message, Optional[str]]:
         """The message read again, children and all; if that fails, the failure is recorded
-        (and counted), and the next run tries again."""
+        (and counted), and the next run tries again: ``(message, error)``."""
         try:
-            return self.client.get_message(data["message_id"]).to_dict()
+            return self.client.get_message(message.message_id), None
         except FeishuError as exc:
-            error = " ".join(str(exc).split())
-            self.manifest.record({"message_id": data["message_id"], "file_key": "", "type": "children",
-                                  "error": error, "code": getattr(exc, "code", None),
-                                  "log_id": getattr(exc, "log_id", None), "at": _now()})
+            line = ManifestLine.failure((message.message_id, "", "children"), exc)
+            self.manifest.record(line)
             with self.lock:
                 self.counts.failed += 1
-            return dict(data, children_error=error)
+            return message, line.error
 
-    def _remember(self, data: Dict[str, Any], messages_file: Any) -> Dict[str, Any]:
-        messages_file.write(json.dumps(data, ensure_ascii=False) + "\n")  # the last line of an id wins
+    def _remember(self, message: Message, children_error: Optional[str], messages_file: IO[str]) -> Message:
+        data = message.to_dict()
+        if children_error is not None:
+            data["children_error"] = children_error
+        messages_file.write(_json_line(data))  # the last line of an id wins
         messages_file.flush()
-        self.known[data["message_id"]] = data
-        return data
+        self._know(message, children_error)
+        return message
 
-    def _pending(self, message: Dict[str, Any]) -> List[Tuple[Dict[str, Any], Dict[str, Any]]]:
+    def _know(self, message: Message, children_error: Any) -> None:
+        self.known[message.message_id] = message
+        if children_error:
+            self.unread.add(message.message_id)
+        else:
+            self.unread.discard(message.message_id)
+
+    def _pending(self, message: Message) -> List[Tuple[Message, Resource]]:
         """(message, resource) pairs of this message and its children not yet complete."""
         pending = []
-        for msg in _walk(message):
-            for res in msg.get("resources") or []:
-                key = (res["message_id"], res["file_key"], res["type"])
-                if self.manifest.complete(key):
+        for msg in message.walk():
+            for res in msg.resources:
+                if self.manifest.complete(_key(res)):
                     with self.lock:
                         self.counts.skipped += 1
                 else:
@@ -278,19 +263,12 @@ class _Run:
 
     # -- doing it (in the workers) -----------------------------------------------------------
 
-    def _export_message(self, message: Dict[str, Any]) -> None:
-        stop_with(self.stop)  # this worker's waits end when the export stops
-        try:
-            self._export_one(message)
-        finally:
-            stop_with(None)
-
-    def _export_one(self, message: Dict[str, Any]) -> None:
-        by_message: Dict[str, List[Dict[str, Any]]] = {}
-        owners: Dict[str, Dict[str, Any]] = {}
+    def _export_one(self, message: Message) -> None:
+        by_message: Dict[str, List[Resource]] = {}
+        owners: Dict[str, Message] = {}
         for msg, res in self._pending_quietly(message):
-            by_message.setdefault(msg["message_id"], []).append(res)
-            owners[msg["message_id"]] = msg
+            by_message.setdefault(msg.message_id, []).append(res)
+            owners[msg.message_id] = msg
         for message_id, resources in by_message.items():
             subfolder = _message_folder(owners[message_id])
             target = os.path.join(self.folder, *subfolder.split("/"))
@@ -301,39 +279,35 @@ class _Run:
             if not os.listdir(target):  # every try failed: no empty folder to browse past
                 os.rmdir(target)
 
-    def _pending_quietly(self, message: Dict[str, Any]) -> List[Tuple[Dict[str, Any], Dict[str, Any]]]:
-        return [(msg, res) for msg in _walk(message) for res in msg.get("resources") or []
-                if not self.manifest.complete((res["message_id"], res["file_key"], res["type"]))]
+    def _pending_quietly(self, message: Message) -> List[Tuple[Message, Resource]]:
+        return [(msg, res) for msg in message.walk() for res in msg.resources
+                if not self.manifest.complete(_key(res))]
 
-    def _download(self, res: Dict[str, Any], target: str, subfolder: str, taken: Set[str]) -> None:
+    def _download(self, res: Resource, target: str, subfolder: str, taken: Set[str]) -> None:
         got = [0]
 
         def report(done: int, total: Optional[int]) -> None:
-            if self.stop.is_set():
-                raise _Stop()
             with self.lock:
                 self.counts.bytes += done - got[0]
             got[0] = done
             self._tell()
 
-        line: Dict[str, Any] = {"message_id": res["message_id"], "file_key": res["file_key"], "type": res["type"]}
         try:
             result = self.client.download_resource(
-                res["message_id"], res["file_key"], res["type"], target,
+                res.message_id, res.file_key, res.type, target,
                 overwrite=True, progress=report, checksum=True, _taken=taken,
             )
         except (FeishuError, OSError) as exc:
-            line.update(error=" ".join(str(exc).split()), code=getattr(exc, "code", None),
-                        log_id=getattr(exc, "log_id", None))
+            line = ManifestLine.failure(_key(res), exc)
             with self.lock:
                 self.counts.failed += 1
                 self.counts.bytes -= got[0]  # what a failed try received is not kept
         else:
-            line.update(saved_path="%s/%s" % (subfolder, os.path.basename(result.path or "")),
-                        size_bytes=result.size, content_type=result.content_type, sha256=result.sha256)
+            line = ManifestLine(*_key(res), saved_path="%s/%s" % (subfolder, os.path.basename(result.path or "")),
+                                size_bytes=result.size, content_type=result.content_type, sha256=result.sha256,
+                                at=now())
             with self.lock:
                 self.counts.downloaded += 1
-        line["at"] = _now()
         self.manifest.record(line)
         with self.lock:
             self.counts.pending -= 1
@@ -347,88 +321,27 @@ class _Run:
                 snapshot = attr.evolve(self.counts)
             self.report(snapshot)
 
-    def _note_newest(self, message: "Message") -> None:
+    def _note_newest(self, message: Message) -> None:
         if message.create_time is not None:
             millis = int(message.create_time.timestamp() * 1000)
             self.state["newest_create_ms"] = max(self.state.get("newest_create_ms") or 0, millis)
 
     def _write_state(self) -> None:
         self.state.update(chat_id=self.chat_id, window=self.window)
-        path = os.path.join(self.folder, STATE)
-        with open(path + ".tmp", "w", encoding="utf-8") as out:
-            json.dump(self.state, out, indent=2)
-        os.replace(path + ".tmp", path)
+        write_state(self.folder, self.state)
 
 
-def _walk(message: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
-    yield message
-    for child in message.get("children") or []:
-        yield from _walk(child)
+def _key(res: Resource) -> Key:
+    return (res.message_id, res.file_key, res.type)
 
 
-def _message_folder(message: Dict[str, Any]) -> str:
+def _json_line(data: Dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False) + "\n"
+
+
+def _message_folder(message: Message) -> str:
     """``files/2024-03-10_124933_om_xxx``: sorted by time, unique by id."""
     stamp = "0000-00-00_000000"
-    created = message.get("create_time")
-    if created:
-        try:
-            stamp = datetime.datetime.fromisoformat(created).strftime("%Y-%m-%d_%H%M%S")
-        except ValueError:
-            pass
-    return "%s/%s_%s" % (FILES, stamp, message["message_id"])  # "/" on every system, as in the manifest
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
-
-
-def open_for_append(path: str) -> Any:
-    """Open a JSON-lines file to add to it; a last line cut short by a kill is ended first,
-    so that it cannot swallow the next line written."""
-    out = open(path, "a", encoding="utf-8")
-    if out.tell() > 0:
-        with open(path, "rb") as existing:
-            existing.seek(-1, os.SEEK_END)
-            if existing.read(1) != b"\n":
-                out.write("\n")
-    return out
-
-
-def _read_lines(path: str) -> Iterator[Dict[str, Any]]:
-    """JSON lines; a last line cut short by a kill is skipped."""
-    try:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                try:
-                    value = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(value, dict):
-                    yield value
-    except FileNotFoundError:
-        return
-
-
-def _read_state(folder: str, chat_id: str) -> Dict[str, Any]:
-    try:
-        with open(os.path.join(folder, STATE), encoding="utf-8") as f:
-            state = json.load(f)
-    except (FileNotFoundError, ValueError):
-        return {}
-    if not isinstance(state, dict):
-        return {}
-    if state.get("chat_id") not in (None, chat_id):
-        raise ConfigError("%s holds an export of chat %s, not %s: choose another folder"
-                          % (folder, state.get("chat_id"), chat_id))
-    return state
-
-
-def _remove_stale_parts(files: str) -> None:
-    """Temporary files of a run that was killed (SIGKILL, power): never complete, so gone."""
-    for root, _dirs, names in os.walk(files):
-        for name in names:
-            if _PART.match(name):
-                try:
-                    os.unlink(os.path.join(root, name))
-                except OSError:
-                    pass
+    if message.create_time is not None:
+        stamp = message.create_time.strftime("%Y-%m-%d_%H%M%S")
+    return "%s/%s_%s" % (FILES, stamp, message.message_id)  # "/" on every system, as in the manifest

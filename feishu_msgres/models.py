@@ -35,6 +35,26 @@ def _time(value: Any) -> Optional[_dt.datetime]:
     return _dt.datetime.fromtimestamp(millis / 1000.0, tz=_dt.timezone.utc)
 
 
+def _iso_time(value: Any) -> Optional[_dt.datetime]:
+    """``to_dict``'s ISO 8601 string back to an aware datetime (a naive one is taken as UTC)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=_dt.timezone.utc)
+
+
+def _maybe_str(value: Any) -> Optional[str]:
+    """``to_dict``'s strings as they are (``_str`` would turn ``""`` into ``None``)."""
+    return None if value is None else str(value)
+
+
+def _mappings(value: Any) -> List[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, (list, tuple)) else []
+
+
 @attr.frozen
 class Sender:
     id: Optional[str]
@@ -51,6 +71,12 @@ class Sender:
             sender_type=_str(_pick(data, "sender_type", "senderType")),
             tenant_key=_str(_pick(data, "tenant_key", "tenantKey")),
         )
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Sender":
+        """The inverse of ``attr.asdict`` (``Message.to_dict``'s ``sender``)."""
+        data = data if isinstance(data, Mapping) else {}
+        return cls(*(_maybe_str(data.get(a.name)) for a in attr.fields(cls)))
 
 
 @attr.frozen
@@ -71,6 +97,11 @@ class Mention:
             tenant_key=_str(_pick(data, "tenant_key", "tenantKey")),
         )
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Mention":
+        """The inverse of ``attr.asdict`` (one of ``Message.to_dict``'s ``mentions``)."""
+        return cls(*(_maybe_str(data.get(a.name)) for a in attr.fields(cls)))
+
 
 @attr.frozen
 class Resource:
@@ -80,6 +111,16 @@ class Resource:
     file_key: str
     type: str  # "image" or "file", the resource API's ``type``
     name: Optional[str] = None  # the file name the content gives, if any
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], message_id: str = "") -> Optional["Resource"]:
+        """The inverse of ``attr.asdict``; ``None`` without a key and a type to download by.
+        A resource that does not name its message belongs to ``message_id``."""
+        file_key, kind = data.get("file_key"), data.get("type")
+        if not isinstance(file_key, str) or not isinstance(kind, str):
+            return None
+        owner = data.get("message_id")
+        return cls(owner if isinstance(owner, str) else message_id, file_key, kind, _maybe_str(data.get("name")))
 
 
 @attr.frozen
@@ -195,6 +236,34 @@ class Message:
     def to_dict(self) -> Dict[str, Any]:
         """Plain JSON-ready data: times as ISO 8601 strings, children and resources as lists."""
         return attr.asdict(self, filter=lambda a, _: a.name != "raw", value_serializer=_jsonable)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Message":
+        """The inverse of ``to_dict`` (a line of an export's ``messages.jsonl``): times back
+        to aware datetimes, sender, mentions, resources and children back to their classes.
+        Unknown keys are ignored and missing ones left empty; ``raw`` is not in the data, so
+        it comes back empty."""
+        message_id = str(data.get("message_id") or "")
+        content = data.get("content")
+        resources = (Resource.from_dict(r, message_id) for r in _mappings(data.get("resources")))
+        return cls(
+            message_id=message_id,
+            msg_type=_maybe_str(data.get("msg_type")),
+            chat_id=_maybe_str(data.get("chat_id")),
+            root_id=_maybe_str(data.get("root_id")),
+            parent_id=_maybe_str(data.get("parent_id")),
+            thread_id=_maybe_str(data.get("thread_id")),
+            upper_message_id=_maybe_str(data.get("upper_message_id")),
+            create_time=_iso_time(data.get("create_time")),
+            update_time=_iso_time(data.get("update_time")),
+            deleted=bool(data.get("deleted")),
+            updated=bool(data.get("updated")),
+            sender=Sender.from_dict(data.get("sender")),
+            mentions=tuple(Mention.from_dict(m) for m in _mappings(data.get("mentions"))),
+            content=dict(content) if isinstance(content, Mapping) else {},
+            resources=tuple(r for r in resources if r is not None),
+            children=tuple(cls.from_dict(c) for c in _mappings(data.get("children"))),
+        )
 
 
 def _jsonable(_inst: Any, _field: Any, value: Any) -> Any:

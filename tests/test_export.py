@@ -303,15 +303,15 @@ def test_max_rate_applies_to_the_export_only(emu, tmp_path):
 def test_names_in_while_workers_record(tmp_path):
     import threading
 
-    from feishu_msgres.export import Manifest
+    from feishu_msgres.manifest import Manifest, ManifestLine
 
     manifest = Manifest(str(tmp_path))
     errors = []
 
     def writer(n):
         for i in range(500):
-            manifest.record({"message_id": "om_%d" % n, "file_key": "k%d" % i, "type": "file",
-                             "saved_path": "files/f%d/n%d" % (n, i), "size_bytes": 1})
+            manifest.record(ManifestLine("om_%d" % n, "k%d" % i, "file", saved_path="files/f%d/n%d" % (n, i),
+                                         size_bytes=1))
 
     def reader():
         try:
@@ -360,7 +360,8 @@ def test_forwarded_children_unread_are_recorded_and_read_next_time(emu, emu_clie
 def test_message_folders_use_slashes_everywhere():
     from feishu_msgres.export import _message_folder
 
-    assert _message_folder({"message_id": "om_1", "create_time": "2024-03-10T12:49:33+00:00"}) == \
+    message = fm.Message.from_dict({"message_id": "om_1", "create_time": "2024-03-10T12:49:33+00:00"})
+    assert _message_folder(message) == \
         "files/2024-03-10_124933_om_1"
 
 
@@ -385,3 +386,181 @@ def test_export_command_refuses_zero_workers(emu, tmp_path):
     proc = _export_process(emu, tmp_path, ["--workers", "0"])
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 2 and "--workers" in err
+
+
+# -- the export's gate: its max_rate and its stop govern every request, retries included -----------
+
+
+def test_max_rate_governs_the_transports_retries(emu, tmp_path):
+    for n in range(6):
+        add_file(emu, n, size=10)
+        emu.fail("resource", 503, times=2, key="file_%d" % n)  # each resource: two retries by urllib3
+    # No backoff: retries that the export's gate did not govern would follow their 503 at once.
+    with emu.client(retries=make_retry(3, backoff_factor=0)) as client:
+        summary = client.export_chat("oc_emulator", tmp_path, workers=4, max_rate=4)
+    assert (summary.downloaded, summary.failed) == (6, 0)
+    assert emu.count("resource") == 18  # the retries did happen, in the transport
+    # The limiter counts a request when it leaves, in windows of 1.05 s; the emulator stamps it
+    # when its handler thread starts. The 0.05 s margin absorbs the usual delay between the two;
+    # on a loaded machine (xdist, subprocess tests alongside) one request of a window may arrive
+    # later than that and land among the next window's four: hence one more. Ungoverned, the
+    # retries came three to a slot (12 in the first second).
+    assert _worst_second(emu) <= 4 + 1
+
+
+def test_stopping_an_export_ends_its_retry_waits_at_once(emu, tmp_path):
+    import threading
+
+    for n in range(3):
+        add_file(emu, n, size=10)
+    emu.fail("resource", 503, times=None, headers={"Retry-After": "30"})  # every retry waits 30 s
+    main = threading.current_thread()
+
+    class Interrupted(Exception):
+        pass
+
+    def progress(counts):  # the third message listed (in the calling thread): stop
+        if threading.current_thread() is main and counts.messages == 3:
+            deadline = time.monotonic() + 10
+            while emu.count("resource") == 0:  # the worker's first attempt got its 503 ...
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            time.sleep(0.2)  # ... and the worker waits out its Retry-After
+            raised.append(time.monotonic())
+            raise Interrupted()
+
+    raised = []
+    with emu.client(retries=make_retry(3, backoff_factor=0)) as client:
+        with pytest.raises(Interrupted):
+            client.export_chat("oc_emulator", tmp_path, workers=1, progress=progress)
+        assert time.monotonic() - raised[0] < 3  # not the 30 s of the wait
+    assert emu.count("resource") == 1  # nothing sent after the stop
+    assert manifest(tmp_path) == [] and saved(tmp_path) == []
+
+
+def test_export_does_not_import_the_client():
+    import ast
+
+    import feishu_msgres.export
+    import feishu_msgres.manifest
+
+    for module in (feishu_msgres.export, feishu_msgres.manifest):
+        tree = ast.parse(open(module.__file__, encoding="utf-8").read())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {"client", "feishu_msgres.client"} & imported, module
+
+
+# -- the files on disk keep their format: a folder of the earlier version resumes -------------------
+
+# What the version before Message.from_dict and ManifestLine wrote for the export of
+# _old_chat (its faults included): messages.jsonl, manifest.jsonl, export.json.
+_SENDER = ('"sender": {"id": "ou_emulator_sender", "id_type": "open_id", "sender_type": "user", '
+           '"tenant_key": "tk_emulator"}')
+_HEAD = ('{"message_id": "%s", "msg_type": "%s", "chat_id": "oc_emulator", "root_id": null, "parent_id": null, '
+         '"thread_id": null, "upper_message_id": null, "create_time": "%s", "update_time": "%s", "deleted": false, '
+         '"updated": false, ' + _SENDER + ', ')
+_GATEWAY_503 = ("no API code: HTTP 503 Service Unavailable with a body that is not the API's JSON (text/html): "
+                "'<html><body><h1>503</h1>emulated gateway page</body></html>' (HTTP 503, log_id emu00000008)")
+OLD_MESSAGES = [
+    _HEAD % ("om_1", "file", "2023-11-14T22:13:21+00:00", "2023-11-14T22:13:21+00:00")
+    + '"mentions": [], "content": {"file_key": "file_1", "file_name": "a.txt"}, '
+      '"resources": [{"message_id": "om_1", "file_key": "file_1", "type": "file", "name": "a.txt"}], "children": []}',
+    _HEAD % ("om_2", "file", "2023-11-14T22:13:22+00:00", "2023-11-14T22:13:22+00:00")
+    + '"mentions": [], "content": {"file_key": "file_2", "file_name": "b.txt"}, '
+      '"resources": [{"message_id": "om_2", "file_key": "file_2", "type": "file", "name": "b.txt"}], "children": []}',
+    _HEAD % ("om_3", "merge_forward", "2023-11-14T22:13:23+00:00", "2023-11-14T22:13:23+00:00")
+    + '"mentions": [], "content": {}, "resources": [], "children": [], "children_error": "%s"}' % _GATEWAY_503,
+    _HEAD % ("om_4", "text", "2023-11-14T22:13:24.250000+00:00", "2023-11-14T22:13:24.250000+00:00")
+    + '"mentions": [{"key": "@_user_1", "id": "ou_tom", "id_type": "open_id", "name": "Tom", "tenant_key": "tk"}], '
+      '"content": {"text": "hi @Tom"}, "resources": [], "children": []}',
+]
+OLD_MANIFEST = [
+    '{"message_id": "om_1", "file_key": "file_1", "type": "file", "saved_path": "files/2023-11-14_221321_om_1/a.txt", '
+    '"size_bytes": 10, "content_type": "application/octet-stream", '
+    '"sha256": "d2d02ea74de2c9fab1d802db969c18d409a8663a9697977bb1c98ccdd9de4372", '
+    '"at": "2026-11-23T10:29:04.365359+00:00"}',
+    '{"message_id": "om_2", "file_key": "file_2", "type": "file", "error": "code 234037: Downloaded file size exceeds '
+    'limit. (HTTP 400, log_id emu00000005). The API serves resources up to 100 MB only", "code": 234037, '
+    '"log_id": "emu00000005", "at": "2026-11-23T10:29:04.368328+00:00"}',
+    '{"message_id": "om_3", "file_key": "", "type": "children", "error": "%s", "code": null, '
+    '"log_id": "emu00000008", "at": "2026-11-23T10:29:04.369047+00:00"}' % _GATEWAY_503,
+]
+OLD_STATE = {"newest_create_ms": 1700000004250, "chat_id": "oc_emulator",
+             "window": {"start_time": None, "end_time": None}}
+
+
+def _old_chat(emu, faults=False):
+    for n, name in ((1, "a.txt"), (2, "b.txt")):
+        emu.add_message("file", {"file_key": "file_%d" % n, "file_name": name}, message_id="om_%d" % n,
+                        create_time=(T0 + n) * 1000)
+        emu.add_resource("om_%d" % n, "file_%d" % n, str(n).encode() * 10, filename=name)
+    emu.add_message("merge_forward", "Merged and Forwarded Message", message_id="om_3", create_time=(T0 + 3) * 1000)
+    emu.add_message("image", {"image_key": "img_3"}, message_id="om_3a", upper_message_id="om_3",
+                    create_time=(T0 + 3) * 1000)
+    emu.add_message("text", {"text": "hi @Tom"}, message_id="om_4", create_time=(T0 + 4) * 1000 + 250,
+                    mentions=[{"key": "@_user_1", "id": "ou_tom", "id_type": "open_id", "name": "Tom",
+                               "tenant_key": "tk"}])
+    if faults:
+        emu.fail("resource", 400, code=234037, msg="Downloaded file size exceeds limit.", key="file_2")
+        emu.fail("message", 503, times=4)
+
+
+def _masked(line):
+    """A line with what is not its format masked: the time of an attempt, log ids, and the
+    errors' wording (which the errors module owns)."""
+    import re
+
+    return re.sub(r'"(at|error|children_error|log_id)": "(?:[^"\\]|\\.)*"', r'"\1": "#"', line)
+
+
+def test_the_files_keep_the_earlier_format(emu, emu_client, tmp_path):
+    _old_chat(emu, faults=True)
+    emu_client.export_chat("oc_emulator", tmp_path, workers=1)
+    with open(os.path.join(str(tmp_path), "messages.jsonl"), encoding="utf-8") as f:
+        assert [_masked(line) for line in f.read().splitlines()] == [_masked(line) for line in OLD_MESSAGES]
+    with open(os.path.join(str(tmp_path), "manifest.jsonl"), encoding="utf-8") as f:
+        assert sorted(_masked(line) for line in f.read().splitlines()) == sorted(map(_masked, OLD_MANIFEST))
+    with open(os.path.join(str(tmp_path), "export.json"), encoding="utf-8") as f:
+        assert f.read() == json.dumps(OLD_STATE, indent=2)
+
+
+def test_a_folder_of_the_earlier_format_resumes(emu, emu_client, tmp_path):
+    _old_chat(emu)
+    folder = tmp_path / "files" / "2023-11-14_221321_om_1"
+    folder.mkdir(parents=True)
+    (folder / "a.txt").write_bytes(b"1" * 10)
+    for name, lines in (("messages.jsonl", OLD_MESSAGES), ("manifest.jsonl", OLD_MANIFEST)):
+        (tmp_path / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    (tmp_path / "export.json").write_text(json.dumps(OLD_STATE, indent=2), encoding="utf-8")
+    second = emu_client.export_chat("oc_emulator", tmp_path)
+    # file_1 complete; file_2 failed last time, now fetched; om_3's children read at last,
+    # and Feishu refuses its forwarded image (234043)
+    assert (second.messages, second.downloaded, second.skipped, second.failed) == (0, 1, 1, 1)
+    assert [r for r in emu.requests if r.kind == "list"][-1].query["start_time"] == str(T0 + 4)
+    new = manifest(tmp_path)[len(OLD_MANIFEST):]
+    by_key = {line["file_key"]: line for line in new}
+    assert list(by_key["file_2"]) == list(json.loads(OLD_MANIFEST[0]))  # a saved file's keys, in order
+    assert list(by_key["img_3"]) == list(json.loads(OLD_MANIFEST[1]))  # a failure's
+    assert by_key["img_3"]["code"] == 234043
+    with open(os.path.join(str(tmp_path), "messages.jsonl"), encoding="utf-8") as f:
+        om_3 = json.loads(f.read().splitlines()[-1])
+    assert "children_error" not in om_3 and [c["message_id"] for c in om_3["children"]] == ["om_3a"]
+    messages_before = emu.count("message")
+    third = emu_client.export_chat("oc_emulator", tmp_path)
+    assert (third.downloaded, third.skipped, third.failed) == (0, 2, 1)
+    assert emu.count("message") == messages_before  # the children are known now: not read again
+
+
+def test_manifest_lines_read_back_as_written():
+    from feishu_msgres.manifest import ManifestLine
+
+    for text in OLD_MANIFEST:
+        line = ManifestLine.from_json(text)
+        assert line is not None and line.to_json() == text
+    assert ManifestLine.from_json(OLD_MANIFEST[0]).saved
+    assert not ManifestLine.from_json(OLD_MANIFEST[1]).saved
+    for broken in ('{"message_id": "om_cut", "file_', '[1]', '{"file_key": "k", "type": "file"}'):
+        assert ManifestLine.from_json(broken) is None
+    odd = ManifestLine.from_json('{"message_id": "m", "file_key": "k", "type": "file", "size_bytes": "10", "new": 1}')
+    assert odd == ManifestLine("m", "k", "file")

@@ -3,8 +3,11 @@ import json
 
 import attr
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feishu_msgres import Message, Resource
+from feishu_msgres.models import Mention, Sender
 
 SEED_ITEM = {
     "message_id": "om_dc13264520392913993dd051dba21dcf",
@@ -192,3 +195,77 @@ def test_from_items_survives_a_cycle_and_refuses_nothing():
     assert sorted(m.message_id for m in top.walk()) == ["om_a", "om_self", "om_top"]
     with pytest.raises(ValueError):
         Message.from_items([])
+
+
+# -- from_dict: the inverse of to_dict (an export's messages.jsonl is read back with it) ----------
+
+_ids = st.text(max_size=8)
+_maybe = st.none() | _ids
+_times = st.none() | st.datetimes(timezones=st.just(datetime.timezone.utc))
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8)
+
+
+def _messages(children):
+    return st.builds(
+        Message, message_id=_ids, msg_type=_maybe, chat_id=_maybe, root_id=_maybe, parent_id=_maybe,
+        thread_id=_maybe, upper_message_id=_maybe, create_time=_times, update_time=_times, deleted=st.booleans(),
+        updated=st.booleans(), sender=st.builds(Sender, _maybe, _maybe, _maybe, _maybe),
+        mentions=st.lists(st.builds(Mention, _maybe, _maybe, _maybe, _maybe, _maybe), max_size=2).map(tuple),
+        content=st.dictionaries(st.text(max_size=5), _json, max_size=3),
+        resources=st.lists(st.builds(Resource, _ids, _ids, st.sampled_from(["image", "file"]), _maybe),
+                           max_size=2).map(tuple),
+        children=children)
+
+
+_trees = st.recursive(_messages(st.just(())), lambda inner: _messages(st.lists(inner, max_size=2).map(tuple)),
+                      max_leaves=4)
+
+
+def _contents(msg):
+    return [m.content for m in msg.walk()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_trees)
+def test_from_dict_inverts_to_dict(msg):
+    data = msg.to_dict()
+    back = Message.from_dict(json.loads(json.dumps(data)))  # through a JSON line, as an export keeps it
+    assert back == msg and _contents(back) == _contents(msg)
+    assert back.to_dict() == data
+
+
+@pytest.mark.parametrize("items", [
+    [SEED_ITEM],
+    [item("post", {"title": "t", "content": POST_ELEMENTS}, create_time="1615380573411")],
+    [item("merge_forward", "Merged and Forwarded Message", "om_top", create_time="1615380573000"),
+     item("media", {"file_key": "file_v", "image_key": "img_c", "file_name": "v.mp4"}, "om_a",
+          upper_message_id="om_top"),
+     item("file", {"file_key": "file_b", "file_name": "报告.pdf"}, "om_b", upper_message_id="om_a")],
+    [{"message_id": "om_1", "msg_type": "image", "deleted": True, "body": {}}],
+])
+def test_from_dict_of_real_shapes(items):
+    msg = Message.from_items(items)
+    back = Message.from_dict(msg.to_dict())
+    assert back == msg and _contents(back) == _contents(msg)
+    assert [m.resources for m in back.walk()] == [m.resources for m in msg.walk()]
+    assert back.create_time is None or back.create_time.tzinfo is not None
+    assert back.raw == {}  # not in the data: to_dict leaves it out
+
+
+def test_from_dict_tolerates_unknown_and_missing_keys():
+    assert Message.from_dict({}) == Message.from_api({})
+    msg = Message.from_dict({
+        "message_id": "om_1", "brand_new": {"x": 1}, "create_time": "not a time", "update_time": 1615380573411,
+        "sender": "not a dict", "mentions": [None, {"id": "ou_1", "extra": 1}], "content": [1],
+        "resources": [{"file_key": "k"}, {"file_key": "k2", "type": "file"}, "junk"],
+        "children": [None, {"message_id": "om_c", "create_time": "2021-03-10T12:49:33"}], "children_error": "x",
+    })
+    assert (msg.create_time, msg.update_time, msg.content) == (None, None, {})
+    assert msg.sender == Sender(None, None, None, None)
+    assert msg.mentions == (Mention(None, "ou_1", None, None, None),)
+    assert msg.resources == (Resource("om_1", "k2", "file"),)  # no type: nothing to download by; its message's
+    (child,) = msg.children
+    assert child.create_time == datetime.datetime(2021, 3, 10, 12, 49, 33, tzinfo=datetime.timezone.utc)
