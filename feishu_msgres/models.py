@@ -6,6 +6,7 @@ msg_types parse with no resources, and keys may be snake_case or camelCase (gate
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections import defaultdict
 from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple
 
@@ -278,6 +279,15 @@ class DownloadResult:
     path: Optional[str]  # where it was saved; None when written to a file object
     sha256: Optional[str] = None  # hex digest, with checksum=True
 
+    def to_dict(self) -> Dict[str, Any]:
+        """The command's JSON line for a saved file (``saved_path`` normalised)."""
+        return {
+            "saved_path": os.path.normpath(self.path) if self.path else self.path,
+            "size_bytes": self.size,
+            "content_type": self.content_type,
+            "sha256": self.sha256,
+        }
+
 
 @attr.frozen
 class ResourceDownload:
@@ -299,12 +309,7 @@ class ResourceDownload:
             "type": self.resource.type,
         }
         if self.result is not None:
-            data.update(
-                saved_path=self.result.path,
-                size_bytes=self.result.size,
-                content_type=self.result.content_type,
-                sha256=self.result.sha256,
-            )
+            data.update(self.result.to_dict())
         if self.error is not None:
             data["error"] = str(self.error)
             data["code"] = getattr(self.error, "code", None)

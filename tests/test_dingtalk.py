@@ -171,7 +171,7 @@ def test_throttling_is_a_rate_limit_error(ding_emu):
     ],
 )
 def test_dingtalk_codes_map_to_error_classes(code, status, cls):
-    err = dt.dingtalk_error(code, "msg", "req-1", status)
+    err = dt.DINGTALK.errors.error(code, "msg", "req-1", status)
     assert type(err) is cls
     assert err.code == code and err.log_id == "req-1" and err.http_status == status
 
@@ -444,3 +444,9 @@ def test_robot_files_of_junk_is_empty(callback):
 def test_robot_file_names_only_for_files():
     assert dt.robot_files({"msgtype": "file", "content": {"downloadCode": "f", "fileName": ""}})[0].name is None
     assert dt.robot_files({"msgtype": "video", "content": {"downloadCode": "v", "fileName": "x"}})[0].name is None
+
+
+def test_the_old_dingtalk_error_still_works_and_says_it_is_deprecated():
+    with pytest.warns(DeprecationWarning):
+        err = dt.dingtalk_error("Throttling.Api", "slow down", "req-1", 400)
+    assert type(err) is RateLimitError and err.log_id == "req-1"
