@@ -24,16 +24,17 @@ from .errors import (
 )
 from .models import DownloadResult, Mention, Message, Resource, ResourceDownload, Sender
 from .ratelimit import RateLimiter
-from .resources import ResourceData, ResourceStream
 
 # Loaded on first use, to keep ``import feishu_msgres`` light: the export pulls in threads,
-# DingTalk its own client.
+# DingTalk its own client, the download front its engine.
 _LAZY = {
     "DingTalkClient": "dingtalk",
     "RobotFile": "dingtalk",
     "robot_files": "dingtalk",
     "ExportProgress": "export",
     "ExportSummary": "export",
+    "ResourceData": "resources",
+    "ResourceStream": "resources",
 }
 
 

@@ -12,21 +12,24 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional,
 import requests
 
 from . import endpoints
-from ._files import Dest
 from .auth import FetchedToken, Secret, StaticToken, StoreAppToken, TokenAuth, store_key
 from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, own_session
-from .download import MAX_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, RESUME_TRIES, DownloadSettings, Plan
+from .download import MAX_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, READ_LIMIT, RESUME_TRIES, DownloadSettings, Plan
 from .endpoints import Call, Time
 from .errors import APIError, ConfigError, FeishuError
 from .models import DownloadResult, Message, Resource, ResourceDownload
 from .platforms import platform_named
 from .ratelimit import Gate, RateLimiter
-from .resources import READ_LIMIT, ResourceData, ResourceStream, iter_bytes, open_stream, read_bytes, save
-from .transfer import Progress, Source
 from .transport import Retry, send
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ._files import Dest
     from .export import ExportProgress, ExportSummary
+    from .resources import ResourceData, ResourceStream
+    from .transfer import Progress, Source
+
+# The download front (resources, transfer, _files, _names) loads on the first download, as
+# the export and DingTalk do: ``import feishu_msgres`` stays light for scripts that only look.
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -205,7 +208,9 @@ class Client(ClientBase):
         first = Plan(file_key, type == "file", self.download_settings).first_headers()
         return Call(call.method, call.path, call.params, dict(call.headers, **first))
 
-    def _source(self, message_id: str, file_key: str, type: str) -> Source:
+    def _source(self, message_id: str, file_key: str, type: str) -> "Source":
+        from .transfer import Source
+
         call = endpoints.resource(self.spec, message_id, file_key, type)
         conn, auth = self.connection, self._auth
         env = conn.environment(call.path)  # read once: a download sends many requests to one URL
@@ -215,8 +220,8 @@ class Client(ClientBase):
 
         return Source(open_response, file_key, type == "file", self.spec.dialect, self.download_settings, conn.gate)
 
-    def download_resource(self, message_id: str, file_key: str, type: str, dest: Dest, *, overwrite: bool = False,
-                          progress: Optional[Progress] = None, checksum: bool = False, add_extension: bool = False,
+    def download_resource(self, message_id: str, file_key: str, type: str, dest: "Dest", *, overwrite: bool = False,
+                          progress: Optional["Progress"] = None, checksum: bool = False, add_extension: bool = False,
                           _taken: Optional[Set[str]] = None) -> DownloadResult:
         """Download one image or file of a message to a file object, a path or a folder.
 
@@ -224,24 +229,33 @@ class Client(ClientBase):
         images in one GET. Breaks resume from the last byte; a path is only ever written
         whole. ``add_extension``: a path without an extension gets the server's.
         """
+        from .resources import save
+
         return save(self._source(message_id, file_key, type), dest, overwrite=overwrite, progress=progress,
                     checksum=checksum, add_extension=add_extension, taken=_taken)
 
-    def open_resource(self, message_id: str, file_key: str, type: str, *, progress: Optional[Progress] = None,
-                      checksum: bool = False) -> ResourceStream:
+    def open_resource(self, message_id: str, file_key: str, type: str, *, progress: Optional["Progress"] = None,
+                      checksum: bool = False) -> "ResourceStream":
         """The resource as a ``ResourceStream`` of chunks, held nowhere: to pass on (a Django
         ``StreamingHttpResponse``, an upload) in constant memory. The first request is sent
         now, so ``content_type``, ``filename`` and ``size`` are there to set headers from."""
+        from .resources import open_stream
+
         return open_stream(self._source(message_id, file_key, type), progress=progress, checksum=checksum)
 
     def iter_resource(self, message_id: str, file_key: str, type: str) -> Iterator[bytes]:
         """The resource's bytes, chunk by chunk (``open_resource`` without the headers)."""
+        from .resources import iter_bytes
+
         return iter_bytes(self._source(message_id, file_key, type))
 
-    def read_resource(self, message_id: str, file_key: str, type: str, *, max_bytes: int = READ_LIMIT) -> ResourceData:
+    def read_resource(self, message_id: str, file_key: str, type: str, *,
+                      max_bytes: int = READ_LIMIT) -> "ResourceData":
         """A small resource in memory, as ``ResourceData`` (bytes that know their content
         type; an image shows itself in Jupyter). Over ``max_bytes``: ``TooLargeError``, with
         nothing read past the first answer; use ``download_resource`` for those."""
+        from .resources import read_bytes
+
         return read_bytes(self._source(message_id, file_key, type), max_bytes=max_bytes)
 
     def download_all(self, message_id: str, dest_dir: PathLike, *, overwrite: bool = False, checksum: bool = True,

@@ -20,7 +20,7 @@ import requests
 from ._files import Dest, Target
 from .auth import FetchedToken, Secret, TokenAuth, store_key
 from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, own_session
-from .download import TRANSIENT_STATUSES, DownloadSettings
+from .download import READ_LIMIT, TRANSIENT_STATUSES, DownloadSettings
 from .endpoints import Call, Hidden
 from .errors import (
     BY_STATUS,
@@ -36,7 +36,7 @@ from .errors import (
 from .models import DownloadResult
 from .platforms import Dialect
 from .ratelimit import Gate
-from .resources import READ_LIMIT, ResourceData, ResourceStream, iter_bytes, open_stream, read_bytes, save
+from .resources import ResourceData, ResourceStream, iter_bytes, open_stream, read_bytes, save
 from .transfer import Progress, Source, offered_name
 from .transport import BODY_ERRORS, Retry, environment_for, send
 

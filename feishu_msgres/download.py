@@ -20,6 +20,7 @@ PROBE_SIZE = 128 * 1024  # the first Range request of a file: learns the total
 RANGE_SIZE = 8 * 1024 * 1024  # the first range after the probe
 MAX_RANGE_SIZE = 64 * 1024 * 1024  # ranges double up to this while none breaks
 RESUME_TRIES = 5  # breaks in a row, each bringing under one chunk, before giving up
+READ_LIMIT = 20 * 1024 * 1024  # the most read_resource holds in memory by default
 # Statuses that mean "try again" (the transport has retried them already): a break.
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any, Dict, Iterator, Optional, Set
 
 from ._files import Dest, Target
+from .download import READ_LIMIT
 from .errors import TooLargeError
 from .models import DownloadResult
 from .transfer import Progress, Source, Transfer
 
 # What a notebook can show inline.
 _INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
-READ_LIMIT = 20 * 1024 * 1024  # read_resource's default max_bytes
 
 
 def save(source: Source, dest: Dest, *, overwrite: bool = False, progress: Optional[Progress] = None,
