@@ -19,7 +19,7 @@ from .answers import code_of
 from .endpoints import Call
 from .errors import APIError
 from .platforms import Dialect
-from .transport import log
+from .transport import GatedAdapter, current_gate, log
 
 # Refresh this long before the server's expiry: covers clock skew and a slow request.
 REFRESH_MARGIN = 300.0
@@ -237,6 +237,8 @@ class TokenAuth(requests.auth.AuthBase):
             self.provider.invalidate(used)
         again = response.request.copy()
         again.headers[self.header] = self.scheme + self.provider.get()
+        if not isinstance(response.connection, GatedAdapter):
+            current_gate().acquire()  # a session of the caller's own: the resend takes a slot here
         resent: requests.Response = response.connection.send(again, **kwargs)
         resent.history.append(response)
         resent.request = again

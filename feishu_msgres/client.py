@@ -79,11 +79,11 @@ class Client(ClientBase):
         self.download_settings = DownloadSettings(probe_size=probe_size, range_size=range_size,
                                                   max_range_size=max(max_range_size, range_size),
                                                   resume_tries=resume_tries)
-        # Requests per second and per minute (Feishu's documented 50/s and 1000/min); None: off.
-        self.rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
         # Connections are opened on demand: a roomy pool costs nothing and serves export workers.
         session, self._own_session = own_session(session, retries, pool_maxsize=32)
-        self.connection = Connection(session, url, self.spec.dialect, timeout, Gate(self.rate_limiter))
+        self.connection = Connection(session, url, self.spec.dialect, timeout)
+        # Requests per second and per minute (Feishu's documented 50/s and 1000/min); None: off.
+        self.rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
         self.app_id = app_id
         self.tenant_key = tenant_key
         self._app_ticket = Secret(app_ticket) if app_ticket else None
@@ -96,7 +96,10 @@ class Client(ClientBase):
         if user_access_token:
             return StaticToken(user_access_token)
         assert app_id and app_secret
-        secret, post, spec = Secret(app_secret), self.connection.json, self.spec
+        secret, spec = Secret(app_secret), self.spec
+
+        def post(call: Call) -> Dict[str, Any]:
+            return self.connection.json(call)  # the connection as it is then (its timeout may change)
 
         def key(kind: str) -> str:
             return store_key(kind, self.base_url, app_id, app_secret)
@@ -114,6 +117,16 @@ class Client(ClientBase):
         if self._app_ticket is None:
             raise ConfigError("a store app needs its app_ticket: set client.app_ticket (Feishu pushes it hourly)")
         return self._app_ticket
+
+    @property
+    def rate_limiter(self) -> Optional[RateLimiter]:
+        """The limiter every request of this client takes a slot from (None: no limit)."""
+        limiters = self.connection.gate.limiters
+        return limiters[-1] if limiters else None
+
+    @rate_limiter.setter
+    def rate_limiter(self, value: Optional[RateLimiter]) -> None:
+        self.connection = self.connection._replace(gate=Gate(value))
 
     @property
     def app_ticket(self) -> Optional[str]:

@@ -35,7 +35,7 @@ class Connection(NamedTuple):
         return self._replace(gate=gate)
 
     def url(self, path: str) -> str:
-        return path if "://" in path else self.base_url + path
+        return path if is_url(path) else self.base_url + path
 
     def send(self, call: Call, *, auth: Any = None, stream: bool = False, headers: Optional[Dict[str, str]] = None,
              env: Optional[Dict[str, Any]] = None) -> requests.Response:
@@ -50,6 +50,11 @@ class Connection(NamedTuple):
 
     def environment(self, path: str) -> Dict[str, Any]:
         return environment_for(self.session, self.url(path))
+
+
+def is_url(path: str) -> bool:
+    """A whole URL rather than a path (a path's query may hold ``://``)."""
+    return path.startswith(("http://", "https://"))
 
 
 def checked_base_url(base_url: str) -> str:
@@ -76,17 +81,30 @@ class ClientBase:
     connection: Connection
     _own_session: bool
 
+    # The connection's parts, settable on a live client as they always were.
     @property
     def session(self) -> requests.Session:
         return self.connection.session
+
+    @session.setter
+    def session(self, value: requests.Session) -> None:
+        self.connection = self.connection._replace(session=value)
 
     @property
     def base_url(self) -> str:
         return self.connection.base_url
 
+    @base_url.setter
+    def base_url(self, value: str) -> None:
+        self.connection = self.connection._replace(base_url=checked_base_url(value))
+
     @property
     def timeout(self) -> Timeout:
         return self.connection.timeout
+
+    @timeout.setter
+    def timeout(self, value: Timeout) -> None:
+        self.connection = self.connection._replace(timeout=value)
 
     @classmethod
     def env_settings(cls, environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:

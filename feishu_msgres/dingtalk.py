@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Type, Union
 from urllib.parse import unquote, urlsplit
 
 import attr
@@ -83,13 +83,19 @@ DINGTALK_TOKEN = Dialect("dingtalk-token", DINGTALK_ERRORS.with_statuses({400: _
                          parse=_string_code, body_log_id_first=True)
 
 
-def dingtalk_error(code: Optional[str], msg: str, log_id: Optional[str], http_status: Optional[int]) -> APIError:
-    """Deprecated: use ``DINGTALK.errors.error(code, msg, log_id, http_status)``."""
+def dingtalk_error(code: Optional[str], msg: str, log_id: Optional[str], http_status: Optional[int],
+                   default: Type[APIError] = APIError, default_hint: Optional[str] = None) -> APIError:
+    """Deprecated: use ``DINGTALK.errors.error(code, msg, log_id, http_status)``.
+
+    As it always did: an unknown code is ``default`` (with ``default_hint``) whatever the
+    status, but for 429."""
     import warnings
 
     warnings.warn("dingtalk_error() is deprecated; use feishu_msgres.dingtalk.DINGTALK.errors.error()",
                   DeprecationWarning, stacklevel=2)
-    return DINGTALK_ERRORS.error(code, msg, log_id, http_status)
+    table = ErrorTable(DINGTALK_ERRORS.codes, DINGTALK_ERRORS.rules, {429: (RateLimitError, "Rate limited; slow down")},
+                       (default, default_hint))
+    return table.error(code, msg, log_id, http_status)
 
 
 class DingTalkClient(ClientBase):

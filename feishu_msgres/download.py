@@ -107,6 +107,7 @@ class Plan:
         """Start the next range: where it ends. Ranges double while nothing breaks."""
         assert self.total is not None
         self.broke = False
+        self.tries = 0  # breaks count against the range they happen in, not the download
         return next_range(self.offset, self.total, self.size)[1]
 
     def range_done(self) -> None:

@@ -59,7 +59,7 @@ class Call(NamedTuple):
 
     def shown(self, base_url: str, auth_header: Optional[str] = None) -> Dict[str, Any]:
         """A JSON-ready line for ``--dry-run``; ``auth_header``: the header the token goes in."""
-        url = self.path if "://" in self.path else base_url + self.path
+        url = self.path if self.path.startswith(("http://", "https://")) else base_url + self.path
         line: Dict[str, Any] = {"method": self.method, "url": url, "query": dict(self.params)}
         headers = dict(self.headers)
         if auth_header:

@@ -111,14 +111,15 @@ class ErrorTable:
     """One dialect's codes: exact codes, then rules over string codes, then the status."""
 
     def __init__(self, codes: Mapping[Any, Entry], rules: Sequence[Rule] = (),
-                 statuses: Optional[Mapping[int, Entry]] = None) -> None:
+                 statuses: Optional[Mapping[int, Entry]] = None, default: Entry = (APIError, None)) -> None:
         self.codes: Dict[Any, Entry] = dict(codes)
         self.rules = tuple(rules)
         self.statuses = dict(STATUSES if statuses is None else statuses)
+        self.default = default  # when neither the code nor the status says more
 
     def with_statuses(self, changes: Mapping[int, Entry]) -> "ErrorTable":
         """The same codes, with other meanings for some statuses."""
-        return ErrorTable(self.codes, self.rules, {**self.statuses, **changes})
+        return ErrorTable(self.codes, self.rules, {**self.statuses, **changes}, self.default)
 
     def classify(self, code: Code, http_status: Optional[int]) -> Entry:
         if code is not None and code in self.codes:
@@ -127,7 +128,7 @@ class ErrorTable:
             for matches, cls, hint in self.rules:
                 if matches(code):
                     return cls, hint
-        return self.statuses.get(http_status or 0, (APIError, None))
+        return self.statuses.get(http_status or 0, self.default)
 
     def error(self, code: Code, msg: str, log_id: Optional[str] = None, http_status: Optional[int] = None,
               method: Optional[str] = None, path: Optional[str] = None) -> APIError:

@@ -115,7 +115,7 @@ FEISHU_CODES: Dict[int, Entry] = {
 # Tokens the server calls invalid: dropped, fetched anew, and the call sent once more.
 FEISHU_REJECTED_TOKENS = (99991661, 99991663, 99991668)
 
-FEISHU = Dialect("feishu", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS)
+FEISHU = Dialect("feishu", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS, msg_keys=("msg", "message"))
 BOSSHI = Dialect("bosshi", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS,
                  msg_keys=("msg", "message"), log_id_keys=("log_id", "traceId"))
 

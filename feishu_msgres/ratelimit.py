@@ -100,8 +100,11 @@ class Gate:
         return "Gate(%s%s)" % (", ".join(map(repr, self.limiters)), ", stoppable" if self.stop else "")
 
     def joined(self, *limiters: Optional[RateLimiter], stop: Optional[threading.Event] = None) -> "Gate":
-        """This gate's limits and these; ``stop`` replaces this gate's switch when given."""
-        return Gate(*(self.limiters + limiters), stop=stop or self.stop, sleep=self._sleep)
+        """These limits, then this gate's; ``stop`` replaces this gate's switch when given.
+
+        A job's own limits come first: a slot of a shared limiter is taken last, right
+        before the request leaves, so no wait on the job's limit can make it stale."""
+        return Gate(*(limiters + self.limiters), stop=stop or self.stop, sleep=self._sleep)
 
     def acquire(self) -> None:
         """Wait for a slot in every limiter; ``Stopped`` once the switch is set."""

@@ -19,8 +19,8 @@ from . import __version__
 from .errors import TransportError
 from .ratelimit import Gate
 
-__all__ = ["BODY_ERRORS", "RETRY_STATUSES", "FeishuRetry", "GatedAdapter", "Retry", "environment_for",
-           "log", "log_id_of", "make_retry", "make_session", "retry_wait", "send"]
+__all__ = ["BODY_ERRORS", "RETRY_STATUSES", "FeishuRetry", "GatedAdapter", "Retry", "current_gate",
+           "environment_for", "log", "log_id_of", "make_retry", "make_session", "retry_wait", "send"]
 
 # Debug lines for every request: method, path (never the query: presigned URLs carry
 # signatures there), status, log id, duration; and every retry. Never a token or a secret.
@@ -38,12 +38,15 @@ LOG_ID_HEADERS = ("X-Tt-Logid", "x-tt-logid", "X-Request-Id")
 MAX_WAIT = 60.0  # the longest a server may make one retry wait
 
 OPEN = Gate()  # no limit, no stop: for requests sent without a gate
-# urllib3 offers no per-request hook into its Retry, so the adapter lends the Retry the gate
-# of the request in flight through the thread that sends it (urllib3 retries in that thread).
+# The gate of the request in flight, held by the thread that sends it: requests passes no
+# per-request value to its adapter, nor urllib3 to its Retry, and both run in that thread.
+# Whatever that request sends on the way (a token fetch inside its auth, a resend after a
+# rejected token, a redirect, a retry) goes through the same gate.
 _in_flight = threading.local()
 
 
-def _current_gate() -> Gate:
+def current_gate() -> Gate:
+    """The gate of the request this thread is sending (``OPEN`` outside one)."""
     gate = getattr(_in_flight, "gate", None)
     return gate if gate is not None else OPEN
 
@@ -64,15 +67,15 @@ class FeishuRetry(Retry):
         wait = self.get_retry_after(response) if response is not None else None
         if not wait:
             return False
-        _current_gate().wait(wait)
+        current_gate().wait(wait)
         return True
 
     def _sleep_backoff(self) -> None:
-        _current_gate().wait(self.get_backoff_time())
+        current_gate().wait(self.get_backoff_time())
 
     def sleep(self, response: Any = None) -> None:
         super().sleep(response)
-        _current_gate().acquire()  # a retry is a request: it takes a slot too
+        current_gate().acquire()  # a retry is a request: it takes a slot too
 
     def get_retry_after(self, response: Any) -> Optional[float]:
         reset = response.headers.get("x-ogw-ratelimit-reset")
@@ -100,19 +103,13 @@ class FeishuRetry(Retry):
 
 
 class GatedAdapter(HTTPAdapter):
-    """An HTTPAdapter whose every send (first attempts, resends, redirects) passes ``gate``
-    and lends it to the Retry for the attempts urllib3 makes itself."""
+    """An HTTPAdapter whose every send (first attempts, resends, redirects) takes a slot of
+    the gate in flight; the Retry takes the attempts urllib3 makes itself through it too."""
 
-    def send(self, request: requests.PreparedRequest, gate: Optional[Gate] = None,  # type: ignore[override]
-             **kwargs: Any) -> requests.Response:
-        gate = gate if gate is not None else OPEN
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        gate = current_gate()
         gate.acquire()
-        outer = getattr(_in_flight, "gate", None)
-        _in_flight.gate = gate
-        try:
-            response = super().send(request, **kwargs)
-        finally:
-            _in_flight.gate = outer
+        response = super().send(request, *args, **kwargs)
         if response.status_code == 429:
             # Still throttled after the retries: hold every thread of this gate back a while.
             gate.pause(retry_wait(response, default=1.0))
@@ -168,29 +165,41 @@ def environment_for(session: requests.Session, url: str) -> Dict[str, Any]:
     return {"proxies": settings["proxies"], "verify": settings["verify"], "cert": settings["cert"]}
 
 
+# Keywords of ``send`` that belong to sending, not to the request (as ``Session.request``).
+_SEND_KEYWORDS = ("proxies", "verify", "cert")
+
+
 def send(session: requests.Session, method: str, url: str, *, gate: Optional[Gate] = None,
          env: Optional[Dict[str, Any]] = None, timeout: Any = None, stream: bool = False,
-         **kwargs: Any) -> requests.Response:
+         allow_redirects: bool = True, **kwargs: Any) -> requests.Response:
     """One request through ``gate``, with network failures turned into TransportError.
 
-    ``env``: the environment's settings for this URL, read once (``environment_for``).
-    A session of the caller's own, without our adapter, takes the first attempt through
-    the gate; its own adapter's retries are its own.
+    A request sent while another is in flight in this thread (a token fetch inside its auth)
+    goes through that one's gate. ``env``: the environment's settings for this URL, read
+    once (``environment_for``). A session of the caller's own, without our adapter, takes
+    each send of ours through the gate; its own adapter's retries are its own.
     """
+    outer = getattr(_in_flight, "gate", None)
+    gate = outer if outer is not None else (gate if gate is not None else OPEN)
+    gate.check()  # a stopped job sends nothing more, not even a token request
     started = time.perf_counter()
-    gate = gate if gate is not None else OPEN
+    own = {k: kwargs.pop(k) for k in _SEND_KEYWORDS if k in kwargs}
+    _in_flight.gate = gate
     try:
         prepared = session.prepare_request(requests.Request(method, url, **kwargs))
-        settings = env if env is not None else environment_for(session, url)
-        extra: Dict[str, Any] = {"gate": gate}
+        settings: Dict[str, Any] = env if env is not None and not own else {
+            k: v for k, v in session.merge_environment_settings(
+                prepared.url, own.get("proxies") or {}, stream, own.get("verify"), own.get("cert")).items()
+            if k != "stream"}
         if not isinstance(session.get_adapter(url), GatedAdapter):
             gate.acquire()
-            extra = {}
-        response = session.send(prepared, timeout=timeout, stream=stream, allow_redirects=True,
-                                **settings, **extra)
+        response = session.send(prepared, timeout=timeout, stream=stream, allow_redirects=allow_redirects,
+                                 **settings)
     except requests.RequestException as exc:
         log.debug("%s %s failed after %.0f ms: %s", method, _path(url), _ms(started), _reason(exc))
         raise TransportError("%s %s failed: %s" % (method, _path(url), _reason(exc))) from exc
+    finally:
+        _in_flight.gate = outer
     if log.isEnabledFor(logging.DEBUG):
         wanted = response.request.headers.get("Range")
         log.debug("%s %s -> %s in %.0f ms%s%s", method, _path(url), response.status_code, _ms(started),

@@ -450,3 +450,9 @@ def test_the_old_dingtalk_error_still_works_and_says_it_is_deprecated():
     with pytest.warns(DeprecationWarning):
         err = dt.dingtalk_error("Throttling.Api", "slow down", "req-1", 400)
     assert type(err) is RateLimitError and err.log_id == "req-1"
+
+
+def test_the_old_dingtalk_error_keeps_its_default_class():
+    with pytest.warns(DeprecationWarning):
+        err = dt.dingtalk_error("unknownCode", "m", None, 404, default=AuthError, default_hint="check it")
+    assert type(err) is AuthError and err.hint == "check it"

@@ -90,3 +90,7 @@ def test_errors_name_the_call():
 @pytest.mark.parametrize("value, code", [(5, 5), ("7", 7), (None, None), ("x", None), (True, None)])
 def test_parse_code(value, code):
     assert parse_code(value) == code
+
+
+def test_feishu_errors_read_message_when_msg_is_missing():
+    assert FEISHU.error({"code": 1, "message": "from a gateway"}, 400, None).msg == "from a gateway"

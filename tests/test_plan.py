@@ -153,3 +153,16 @@ def test_settings_are_checked():
         DownloadSettings(range_size=0)
     with pytest.raises(fm.ConfigError):
         DownloadSettings(range_size=2 * KIB, max_range_size=KIB)
+
+
+def test_breaks_count_against_their_own_range_only():
+    # each range starts with a clean count, as the engine always did: two breaks in every
+    # range of a long download must not add up to a give-up
+    p = plan(total=5000, offset=100)
+    for _ in range(3):
+        end = p.next_end()
+        assert p.on_break(p.offset, Break("reset")) == 0.0
+        p.on_break(p.offset, Break("reset"))
+        p.offset = end
+        p.range_done()
+    assert p.tries == 2

@@ -229,3 +229,60 @@ def test_a_stop_ends_a_retry_wait_at_once(emu):
         with pytest.raises(Stopped):
             view.get_message(mid)
         assert time.monotonic() - started < 5
+
+
+def test_a_stopped_job_sends_not_even_its_token_request(emu):
+    import threading
+
+    from feishu_msgres.ratelimit import Gate, RateLimiter, Stopped
+
+    mid = emu.add_message("text", {"text": "hi"})
+    stop = threading.Event()
+    stop.set()
+    with emu.client() as client:
+        with pytest.raises(Stopped):
+            client.with_gate(Gate(stop=stop)).get_message(mid)
+        assert emu.count() == 0
+        own = RateLimiter(100, None)
+        client.with_gate(client.connection.gate.joined(own)).get_message(mid)
+    assert len(own._sent) == 2  # the token request went through the job's limit too
+
+
+def test_a_jobs_own_limit_is_taken_before_the_shared_one():
+    from feishu_msgres.ratelimit import Gate, RateLimiter
+
+    shared, own = RateLimiter(5, None), RateLimiter(3, None)
+    # a slot of the shared limiter is taken last, right before the request leaves: taken
+    # first, it could go stale while the job waits on its own limit
+    assert Gate(shared).joined(own).limiters == (own, shared)
+
+
+def test_a_resend_through_a_session_of_the_callers_own_takes_a_slot(emu):
+    import requests
+
+    mid = emu.add_message("text", {"text": "hi"})
+    with requests.Session() as session, emu.client(session=session, rate_limit=(1000, None)) as client:
+        client.get_message(mid)
+        emu.expire_tokens()
+        client.get_message(mid)  # rejected, a new token, sent once more
+        assert emu.count() == 5 and len(client.rate_limiter._sent) == 5
+
+
+def test_client_request_takes_send_keywords_and_paths_with_urls_in_their_query(mock, client):
+    add_token(mock)
+    mock.add(responses.GET, BASE + "/open-apis/x", json={"code": 0})
+    response = client.request("GET", "/open-apis/x?next=https://example.com/", verify=False, allow_redirects=False)
+    assert response.status_code == 200 and mock.calls[-1].request.url.startswith(BASE + "/open-apis/x?next=")
+
+
+def test_the_connection_can_be_changed_on_a_live_client(emu):
+    from feishu_msgres.ratelimit import RateLimiter
+
+    mid = emu.add_message("text", {"text": "hi"})
+    with emu.client() as client:
+        client.timeout = (3, 4)
+        limiter = client.rate_limiter = RateLimiter(100, None)
+        client.get_message(mid)
+        assert client.connection.timeout == (3, 4) and len(limiter._sent) == 2
+        client.base_url = emu.url + "/"
+        assert client.base_url == emu.url
