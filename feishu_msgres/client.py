@@ -14,7 +14,7 @@ import requests
 from . import endpoints
 from .auth import FetchedToken, Secret, StaticToken, StoreAppToken, TokenAuth, store_key
 from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, own_session
-from .download import MAX_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, READ_LIMIT, RESUME_TRIES, DownloadSettings, Plan
+from .download import MIN_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, READ_LIMIT, RESUME_TRIES, DownloadSettings, Plan
 from .endpoints import Call, Time
 from .errors import APIError, ConfigError, FeishuError
 from .models import DownloadResult, Message, Resource, ResourceDownload
@@ -61,7 +61,8 @@ class Client(ClientBase):
         session: Optional[requests.Session] = None,
         probe_size: int = PROBE_SIZE,
         range_size: int = RANGE_SIZE,
-        max_range_size: int = MAX_RANGE_SIZE,
+        max_range_size: Optional[int] = None,
+        min_range_size: int = MIN_RANGE_SIZE,
         resume_tries: int = RESUME_TRIES,
         rate_limit: Optional[Tuple[int, Optional[int]]] = (50, 1000),
     ) -> None:
@@ -77,8 +78,8 @@ class Client(ClientBase):
                 raise ConfigError("a store app needs app_id, app_secret, app_ticket and tenant_key")
         url = checked_base_url(base_url or self.spec.base_url)
         self.download_settings = DownloadSettings(probe_size=probe_size, range_size=range_size,
-                                                  max_range_size=max(max_range_size, range_size),
-                                                  resume_tries=resume_tries)
+                                                  max_range_size=max(max_range_size or 0, range_size),
+                                                  min_range_size=min_range_size, resume_tries=resume_tries)
         # Connections are opened on demand: a roomy pool costs nothing and serves export workers.
         session, self._own_session = own_session(session, retries, pool_maxsize=32)
         self.connection = Connection(session, url, self.spec.dialect, timeout)

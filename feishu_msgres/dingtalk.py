@@ -20,7 +20,7 @@ import requests
 from ._files import Dest, Target
 from .auth import FetchedToken, Secret, TokenAuth, store_key
 from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, own_session
-from .download import READ_LIMIT, TRANSIENT_STATUSES, DownloadSettings
+from .download import READ_LIMIT, DownloadSettings
 from .endpoints import Call, Hidden
 from .errors import (
     BY_STATUS,
@@ -223,7 +223,7 @@ class _PresignedFile:
             self._use(self.client.get_download_url(self.download_code, self.robot_code))
             self.renewed = True  # only now: a failed ask may be tried again on the next resume
             response = self._get(headers)
-        if response.status_code >= 400 and response.status_code not in TRANSIENT_STATUSES:
+        if response.status_code >= 400:  # after the transport's retries: the store's own words
             raise _object_store_error(response)
         return response
 

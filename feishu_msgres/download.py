@@ -16,42 +16,46 @@ import attr
 from ._ranges import check_content_range, next_range, range_header
 from .errors import ConfigError, IntegrityError, TransportError
 
-PROBE_SIZE = 128 * 1024  # the first Range request of a file: learns the total
-RANGE_SIZE = 8 * 1024 * 1024  # the first range after the probe
-MAX_RANGE_SIZE = 64 * 1024 * 1024  # ranges double up to this while none breaks
+PROBE_SIZE = 128 * 1024  # the first Range request of a file: learns the total (seed 002)
+RANGE_SIZE = 8 * 1024 * 1024  # every range after the probe (seed 002: "8 MB per subsequent request")
+MIN_RANGE_SIZE = 128 * 1024  # the smallest range asked for when the server refuses larger ones
 RESUME_TRIES = 5  # breaks in a row, each bringing under one chunk, before giving up
 READ_LIMIT = 20 * 1024 * 1024  # the most read_resource holds in memory by default
-# Statuses that mean "try again" (the transport has retried them already): a break.
-TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 @attr.frozen
 class DownloadSettings:
     """How downloads go; the Client's keywords of the same names set them.
 
-    Ranges start at ``range_size`` and double after each range that arrives without a
-    break, up to ``max_range_size``: a healthy connection pays fewer round trips (each costs
-    a full RTT), and a break costs nothing either way, since it resumes from the last byte.
-    A break sends the size back to ``range_size``. ``max_range_size=range_size`` gives
-    fixed ranges.
+    Every range is ``range_size`` (8 MiB, as seed 002 asks). ``max_range_size`` above it is
+    an explicit option: ranges then double after each range that arrives without a break,
+    up to it, and a break sends the size back to ``range_size``. A server that refuses a
+    range as too large (234037, HTTP 413) gets ranges half as long from then on, down to
+    ``min_range_size``; only a refusal at that size is an error.
     """
 
     probe_size: int = PROBE_SIZE
     range_size: int = RANGE_SIZE
-    max_range_size: int = MAX_RANGE_SIZE
+    max_range_size: Optional[int] = None  # None: range_size, fixed ranges
+    min_range_size: int = MIN_RANGE_SIZE
     resume_tries: int = RESUME_TRIES
     resume_backoff: float = 0.5  # seconds, doubled per try after the first (immediate) one
     chunk_size: int = 1024 * 1024  # bytes read and written at a time
 
     def __attrs_post_init__(self) -> None:
-        if self.probe_size <= 0 or self.range_size <= 0 or self.chunk_size <= 0:
-            raise ConfigError("probe_size, range_size and chunk_size must be positive")
-        if self.max_range_size < self.range_size:
+        if min(self.probe_size, self.range_size, self.chunk_size, self.min_range_size) <= 0:
+            raise ConfigError("probe_size, range_size, min_range_size and chunk_size must be positive")
+        if self.largest < self.range_size:
             raise ConfigError("max_range_size must be at least range_size")
+
+    @property
+    def largest(self) -> int:
+        """The longest range ever asked for."""
+        return self.range_size if self.max_range_size is None else self.max_range_size
 
 
 class Break(Exception):
-    """The body broke off (reset, short read, timeout, transient status): resume."""
+    """The body broke off (reset, short read, timeout): resume."""
 
 
 class Expect:
@@ -81,6 +85,7 @@ class Plan:
         self.offset = 0  # bytes taken so far
         self.plain_only = False  # the server refused Range: every request is a plain GET
         self.size = settings.range_size  # of the next range
+        self.ceiling = settings.largest  # lowered for good when the server refuses a range as too large
         self.tries = 0  # breaks in a row that each brought less than one chunk
         self.broke = False  # something broke in the current range
 
@@ -111,8 +116,19 @@ class Plan:
         return next_range(self.offset, self.total, self.size)[1]
 
     def range_done(self) -> None:
-        """A range arrived: the next is twice as long, or back to ``range_size`` after a break."""
-        self.size = self.settings.range_size if self.broke else min(2 * self.size, self.settings.max_range_size)
+        """A range arrived: the next is as long (fixed ranges), or twice as long up to
+        ``max_range_size``; back to ``range_size`` after a break; never over the ceiling."""
+        grown = self.settings.range_size if self.broke else 2 * self.size
+        self.size = min(grown, self.settings.largest, self.ceiling)
+
+    def too_large(self) -> bool:
+        """The server refused the last range as too large: whether to go on with ranges half
+        as long (for good), or give up, the ranges being ``min_range_size`` already."""
+        floor = min(self.settings.min_range_size, self.size)
+        if self.plain_only or self.size <= floor:
+            return False
+        self.ceiling = self.size = max(floor, self.size // 2)
+        return True
         self.broke = False
 
     # -- what an answer means --------------------------------------------------------------
@@ -139,11 +155,6 @@ class Plan:
             return Expect(0, content_range.end)
         self.total = length
         return Expect(0, length, whole=True)
-
-    def check_transient(self, status: int) -> None:
-        """A status the transport's retries did not cure, mid-download: resume later."""
-        if status in TRANSIENT_STATUSES:
-            raise Break("HTTP %d" % status)
 
     def resume_answer(self, status: int, headers: Mapping[str, str], end: Optional[int]) -> Expect:
         """An answer to ``resume_headers(end)`` (errors raised already)."""

@@ -13,7 +13,7 @@ from ._files import Target
 from ._names import choose_name, parse_content_disposition
 from .answers import code_of, raise_for_error
 from .download import Break, DownloadSettings, Expect, Plan
-from .errors import TransportError
+from .errors import TooLargeError, TransportError
 from .models import DownloadResult
 from .platforms import Dialect
 from .ratelimit import Gate
@@ -100,8 +100,14 @@ class Transfer:
         response, expect = self.open()._first  # type: ignore[misc]
         plan = self.plan
         yield from self._transfer(expect.end, (response, expect))
-        while not plan.finished() and plan.total is not None:
-            yield from self._transfer(plan.next_end())
+        while plan.total is not None and not plan.finished():
+            try:
+                yield from self._transfer(plan.next_end())
+            except TooLargeError:
+                if not plan.too_large():
+                    raise
+                log.debug("%s: a range was refused as too large; asking for %d bytes at a time", plan.key, plan.size)
+                continue
             plan.range_done()
 
     def run(self) -> DownloadResult:
@@ -191,8 +197,9 @@ class Transfer:
             raise Break(str(exc)) from exc
         self._response = response
         try:
-            plan.check_transient(response.status_code)
-            raise_for_error(response, source.dialect)  # business errors: at once, never retried
+            # The transport has retried 408/429/5xx already: what is left is the server's
+            # answer, raised with its code, message and log id, as any error.
+            raise_for_error(response, source.dialect)
             return response, plan.resume_answer(response.status_code, response.headers, end)
         except BaseException:
             response.close()

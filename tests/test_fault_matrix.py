@@ -64,21 +64,35 @@ def planned(sizes):
     return expected
 
 
-def test_a_probe_then_ranges_that_double_while_nothing_breaks(emu, ranged_client, served, tmp_path):
+def test_a_probe_then_fixed_ranges_as_the_spec_asks(emu, ranged_client, served, tmp_path):
+    # seed 002: a 128 KiB probe, then ranges of one size (8 MiB by default; 1 MiB here)
     fetch(ranged_client, served, tmp_path)
-    assert ranges(emu) == planned([RANGE, 2 * RANGE])  # the second one is cut at the end
+    assert ranges(emu) == planned([RANGE, RANGE, RANGE])  # the last one is cut at the end
     assert all(r.headers.get("Accept-Encoding") == "identity" for r in emu.requests if r.kind == "resource")
 
 
-def test_fixed_ranges_when_max_range_size_is_range_size(emu, served, tmp_path):
-    with emu.client(range_size=RANGE, max_range_size=RANGE) as client:
+def test_ranges_double_only_when_asked_to(emu, served, tmp_path):
+    with emu.client(range_size=RANGE, max_range_size=2 * RANGE) as client:
         fetch(client, served, tmp_path)
-    assert ranges(emu) == planned([RANGE, RANGE, RANGE])
+    assert ranges(emu) == planned([RANGE, 2 * RANGE])
+
+
+def test_the_default_ranges_are_the_specs_8_mib(emu, tmp_path):
+    # ranges used to double up to 64 MiB: a 100 MB file was asked for in answers of up to 44 MiB
+    size = 20 * 1024 * 1024
+    mid = emu.add_message("file", {"file_key": "file_20m"})
+    emu.add_resource(mid, "file_20m", bytes(size))
+    with emu.client() as client:
+        client.download_resource(mid, "file_20m", "file", tmp_path / "x")
+    asked = ranges(emu)
+    mib8 = 8 * 1024 * 1024
+    assert asked == ["bytes=0-%d" % (PROBE - 1), "bytes=%d-%d" % (PROBE, PROBE + mib8 - 1),
+                     "bytes=%d-%d" % (PROBE + mib8, PROBE + 2 * mib8 - 1), "bytes=%d-%d" % (PROBE + 2 * mib8, size - 1)]
 
 
 def test_a_break_sends_the_range_size_back_to_the_start(emu, served, tmp_path):
     small = RANGE // 4
-    with emu.client(range_size=small) as client:
+    with emu.client(range_size=small, max_range_size=4 * small) as client:
         emu.drop_after("file_big", small, after=2)  # the 2*small range breaks halfway
         fetch(client, served, tmp_path)
     spans = [tuple(int(x) for x in r.split("=")[1].split("-")) for r in ranges(emu)]
@@ -170,8 +184,20 @@ def test_a_wrong_content_range_is_an_integrity_error(emu, ranged_client, served,
 
 
 def test_a_burst_of_5xx_is_ridden_out(emu, ranged_client, served, tmp_path):
-    emu.fail("resource", 503, times=10, after=2)  # more than one request's retries
+    emu.fail("resource", 503, times=3, after=2)  # within one request's retries
     fetch(ranged_client, served, tmp_path)
+
+
+def test_a_5xx_that_persists_mid_download_fails_with_the_servers_words(emu, ranged_client, served, tmp_path):
+    # it used to end with "HTTP 500" only, after rounds of resumes on top of the retries
+    emu.fail("resource", 500, times=None, after=2, code=1500, msg="internal error")
+    with pytest.raises(fm.APIError) as caught:
+        ranged_client.download_resource(served, "file_big", "file", tmp_path / "out.bin")
+    err = caught.value
+    assert (err.code, err.msg, err.http_status) == (1500, "internal error", 500) and err.log_id
+    assert err.path.endswith("/resources/file_big")
+    assert emu.count("resource") == 2 + 4  # the probe, a range, then one request and its 3 retries
+    assert os.listdir(str(tmp_path)) == []
 
 
 def test_429_between_ranges_waits_and_goes_on(emu, ranged_client, served, tmp_path):
@@ -307,6 +333,7 @@ def test_urllib3_errors_from_a_body_are_resumed_like_any_break(emu, ranged_clien
             yield chunk
 
     monkeypatch.setattr(requests.Response, "iter_content", flaky)
+    ranged_client.download_settings = attr.evolve(ranged_client.download_settings, chunk_size=RANGE // 4)
     fetch(ranged_client, served, tmp_path)
     assert failed
 
@@ -322,3 +349,19 @@ def test_very_long_server_names_still_download(emu, ranged_client, tmp_path):
     names = sorted(os.listdir(str(tmp_path)))
     assert len(names) == 2 and all(len(n.encode("utf-8")) <= 255 and n.endswith(".pdf") for n in names)
     assert any(n.endswith(" (2).pdf") for n in names)
+
+
+def test_a_server_that_refuses_long_ranges_gets_shorter_ones(emu, served, tmp_path):
+    # a gateway that refuses answers over 300 KiB with 234037: ranges halve (for good) and the
+    # download goes on; a refusal at the floor is the answer
+    emu.refuse_larger_than(300 * 1024, "file_big")
+    with emu.client(range_size=RANGE, min_range_size=PROBE) as client:
+        fetch(client, served, tmp_path)
+    sizes = [int(b) - int(a) + 1 for a, b in (r.split("=")[1].split("-") for r in ranges(emu))]
+    assert sizes[:4] == [PROBE, RANGE, RANGE // 2, RANGE // 4]  # two refusals, then 256 KiB ranges
+    assert set(sizes[4:-1]) == {RANGE // 4}
+    emu.clear_faults()
+    emu.refuse_larger_than(PROBE - 1, "file_big")
+    with emu.client(range_size=RANGE) as client, pytest.raises(fm.TooLargeError):
+        client.download_resource(served, "file_big", "file", tmp_path / "again.bin")
+    assert os.listdir(str(tmp_path)) == ["out.bin"]

@@ -79,11 +79,26 @@ def test_ranges_double_while_nothing_breaks_and_start_over_after_a_break():
     assert p.next_end() == 1500  # never past the total
 
 
-def test_statuses_that_the_retries_did_not_cure_are_breaks():
-    for status in (408, 429, 500, 502, 503, 504):
-        with pytest.raises(Break, match=str(status)):
-            plan().check_transient(status)
-    plan().check_transient(404)  # an error, not a break: the caller raises the API's error
+def test_fixed_ranges_by_default_as_the_spec_asks():
+    p = Plan("file_k", True, DownloadSettings(probe_size=100, range_size=1000, min_range_size=100))
+    p.total, p.offset = 100000, 100
+    for _ in range(4):
+        p.offset = p.next_end()
+        p.range_done()
+    assert p.offset == 4100 and p.size == 1000
+
+
+def test_a_range_refused_as_too_large_halves_the_ranges_for_good_down_to_the_floor():
+    p = Plan("file_k", True, DownloadSettings(probe_size=100, range_size=1000, min_range_size=250))
+    p.total, p.offset = 100000, 100
+    assert p.too_large() and p.next_end() - p.offset == 500
+    p.range_done()
+    assert p.size == 500  # it does not grow back
+    assert p.too_large() and p.size == 250
+    assert not p.too_large()  # at the floor: the refusal is the answer
+    plain = Plan("file_k", True, SETTINGS)
+    plain.plain_only = True
+    assert not plain.too_large()  # a server without ranges: nothing smaller to ask for
 
 
 def test_a_resume_answer_206_must_match_what_was_asked():

@@ -28,6 +28,7 @@ class Actions:
     ignore_range: Optional[bool] = None  # 200 and the whole body whatever Range asks
     refuse_range: Optional[bool] = None  # 416 to any Range
     cap: Optional[int] = None  # at most this many bytes to a Range request
+    limit: Optional[int] = None  # refuse an answer longer than this (Feishu: 234037)
     shift: Optional[int] = None  # declare the range served this many bytes further on
 
     def taken(self) -> Dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 from .._names import content_disposition
-from ._base import BaseHandler, LoopbackEmulator, Request
+from ._base import BaseHandler, LoopbackEmulator, Request, parse_range
 from ._faults import Actions
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -254,10 +254,20 @@ class FeishuHandler(BaseHandler):
         res = emu._resources.get((message_id, file_key))
         if res is None or res["type"] != type_:
             return self._error(400, 234003, "File not in message.")
+        if actions.limit is not None and self._answer_length(len(res["data"]), actions) > actions.limit:
+            # seed 000: 234037 "Downloaded file size exceeds limit" (100 MB); a gateway with a
+            # smaller cap refuses longer range answers the same way
+            return self._error(400, 234037, "Downloaded file size exceeds limit.")
         headers = {"Content-Type": res["content_type"], "Accept-Ranges": "bytes"}
         if res["filename"]:
             headers["Content-Disposition"] = content_disposition(res["filename"])
         self._serve(res["data"], headers, actions)
+
+    def _answer_length(self, size: int, actions: Actions) -> int:
+        """How many bytes the answer to this request would hold."""
+        wanted = self.headers.get("Range")
+        parsed = parse_range(wanted, size) if wanted and not actions.ignore_range else None
+        return size if parsed is None else parsed[1] - parsed[0]
 
 
 FeishuService.handler = FeishuHandler

@@ -152,6 +152,12 @@ class FeishuEmulator(FeishuService):
         """Answer at most ``size`` bytes to a Range request, as some CDNs do (a valid 206)."""
         self._add_fault("resource", file_key, times, after, Actions(cap=size))
 
+    def refuse_larger_than(self, size: int, file_key: Optional[str] = None, times: Optional[int] = None,
+                           after: int = 0) -> None:
+        """Refuse any answer longer than ``size`` bytes with 400 / 234037, as Feishu refuses
+        resources over 100 MB (seed 000) and a gateway with a smaller cap refuses ranges."""
+        self._add_fault("resource", file_key, times, after, Actions(limit=size))
+
     def wrong_content_range(self, file_key: Optional[str] = None, times: Optional[int] = 1, shift: int = 1,
                             after: int = 0) -> None:
         """Serve the asked range but declare it ``shift`` bytes further on (a broken server)."""
