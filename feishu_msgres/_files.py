@@ -33,10 +33,16 @@ class AtomicFile:
         self.file: IO[bytes] = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
-        self.file.write(data)
+        try:
+            self.file.write(data)
+        except OSError as exc:  # a full disk, a quota: say which file
+            raise _naming(exc, self.path) from exc
 
     def commit(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()  # flushes: a full disk may show only now
+        except OSError as exc:
+            raise _naming(exc, self.path) from exc
         if self.overwrite:
             os.replace(self.temp_path, self.path)
             return
@@ -55,11 +61,21 @@ class AtomicFile:
         os.unlink(self.temp_path)
 
     def discard(self) -> None:
-        self.file.close()
+        try:
+            self.file.close()  # on a full disk its flush fails too; the file is closed all the same
+        except OSError:
+            pass
         try:
             os.unlink(self.temp_path)
         except FileNotFoundError:
             pass
+
+
+def _naming(exc: OSError, path: str) -> OSError:
+    """``exc`` with the path of the file being written, when it names none."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, exc.strerror or str(exc), path)
 
 
 class _FileObject:

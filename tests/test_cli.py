@@ -318,3 +318,10 @@ def test_dry_runs_show_the_ids_as_the_real_requests_send_them(tmp_path, emu):
     bad = run(["download", "--message-id", "om_1/../x", "--file-key", "k", "--type", "file", "--dry-run"],
               tmp_path, env)
     assert bad.returncode == 1 and "message_id" in bad.stderr
+
+
+def test_a_hang_up_leaves_no_partial_file_and_exits_129(tmp_path, emu, chat):
+    # SIGHUP (an ssh session that drops) used to kill the command on the spot, its .part left
+    code, out, err = _interrupt(tmp_path, emu, chat, signal.SIGHUP)
+    assert code == 129 and "hung up" in err
+    assert os.listdir(str(tmp_path)) == []

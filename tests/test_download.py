@@ -277,3 +277,36 @@ def test_dest_is_required(client):
     # dest=None used to be accepted, and the bytes were downloaded and thrown away
     with pytest.raises(fm.ConfigError, match="dest is required"):
         client.download_resource("om_1", "file_1", "file", None)
+
+
+def test_a_full_disk_leaves_nothing_and_names_the_file(emu_client, emu, tmp_path, monkeypatch):
+    # closing the .part re-raised ENOSPC before its unlink: the .part used to stay behind
+    import errno
+
+    import feishu_msgres._files as files
+
+    class FullDisk:
+        """A file on a disk that fills after 300 KiB: writes fail, and so does the close's flush."""
+
+        def __init__(self, real):
+            self.real, self.written = real, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 300 * 1024:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.real.write(data)
+
+        def close(self):
+            self.real.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    real_fdopen = files.os.fdopen
+    monkeypatch.setattr(files.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode)))
+    mid = emu.add_message("file", {"file_key": "file_f"})
+    emu.add_resource(mid, "file_f", b"x" * (3 * 1024 * 1024))
+    target = tmp_path / "big.bin"
+    with pytest.raises(OSError) as caught:
+        emu_client.download_resource(mid, "file_f", "file", target)
+    assert caught.value.errno == errno.ENOSPC and str(target) in str(caught.value)
+    assert os.listdir(str(tmp_path)) == []

@@ -1,7 +1,8 @@
 """The ``feishu-msgres`` command (also ``python -m feishu_msgres``).
 
 stdout carries results (JSON), stderr carries progress (on a terminal only) and errors.
-Exit codes: 0 success, 2 usage error, 1 any other failure, 130 interrupted, 143 terminated.
+Exit codes: 0 success, 2 usage error, 1 any other failure, 130 interrupted, 143 terminated
+(SIGTERM), 129 hung up (SIGHUP: the ssh session that ran it dropped).
 """
 from __future__ import annotations
 
@@ -18,11 +19,20 @@ __all__ = ["build_parser", "main"]
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (kill, cron's timeout) unwinds like Ctrl-C, so temporary files are removed."""
+    """SIGTERM (kill, cron's timeout) and SIGHUP (a dropped ssh session) unwind like Ctrl-C,
+    so temporary files are removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
+def _on_signal(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+# The signals that end a run as Ctrl-C does (SIGHUP is not on Windows).
+_ENDING = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -30,18 +40,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("download", "dingtalk-download"):
         check_output(parser, args.output)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {signum: signal.signal(signum, _on_signal) for signum in _ENDING}
     try:
         return int(COMMANDS[args.command](args))
     except KeyboardInterrupt as exc:
         # The download in flight removed its temporary file on the way out.
-        print("\n%s: %s" % (PROG, "terminated" if isinstance(exc, Terminated) else "interrupted"), file=sys.stderr)
-        return 143 if isinstance(exc, Terminated) else 130
+        if isinstance(exc, Terminated):
+            hung_up = exc.signum == getattr(signal, "SIGHUP", None)
+            print("\n%s: %s" % (PROG, "hung up" if hung_up else "terminated"), file=sys.stderr)
+            return 128 + exc.signum
+        print("\n%s: interrupted" % PROG, file=sys.stderr)
+        return 130
     except (FeishuError, OSError) as exc:  # OSError: the disk, not the network (full, read-only)
         print("%s: error: %s" % (PROG, _one_line(exc)), file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _one_line(exc: BaseException) -> str:
