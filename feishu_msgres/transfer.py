@@ -17,7 +17,7 @@ from .errors import TooLargeError, TransportError
 from .models import DownloadResult
 from .platforms import Dialect
 from .ratelimit import Gate
-from .transport import BODY_ERRORS, log
+from .transport import BODY_ERRORS, iter_body, log
 
 Progress = Callable[[int, Optional[int]], None]
 OpenResponse = Callable[[Dict[str, str]], requests.Response]
@@ -210,7 +210,7 @@ class Transfer:
         plan, gate = self.plan, self.source.gate
         framed = response.headers.get("Content-Length") is not None
         try:
-            for chunk in response.iter_content(self.source.settings.chunk_size):
+            for chunk in iter_body(response, self.source.settings.chunk_size):
                 gate.check()  # a stopped job stops between chunks
                 data = plan.take(chunk, expect)
                 if data:

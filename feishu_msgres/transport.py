@@ -8,7 +8,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Iterator, Optional, Union
 
 import requests
 import urllib3
@@ -20,7 +20,7 @@ from .errors import TransportError
 from .ratelimit import Gate
 
 __all__ = ["BODY_ERRORS", "RETRY_STATUSES", "FeishuRetry", "GatedAdapter", "Retry", "current_gate",
-           "environment_for", "log", "log_id_of", "make_retry", "make_session", "retry_wait", "send"]
+           "environment_for", "iter_body", "log", "log_id_of", "make_retry", "make_session", "retry_wait", "send"]
 
 # Debug lines for every request: method, path (never the query: presigned URLs carry
 # signatures there), status, log id, duration; and every retry. Never a token or a secret.
@@ -206,6 +206,23 @@ def send(session: requests.Session, method: str, url: str, *, gate: Optional[Gat
                   " (log_id %s)" % log_id_of(response) if log_id_of(response) else "",
                   " %s" % _text(wanted) if wanted else "")
     return response
+
+
+def iter_body(response: requests.Response, size: int) -> Iterator[bytes]:
+    """The body as it arrives, at most ``size`` bytes a piece, decoded as ``iter_content``
+    decodes it. On urllib3 2 each piece is what one read brought (``read1``), so a link that
+    drops keeps every byte it delivered: ``read(size)`` would gather ``size`` bytes first and
+    lose them all to the break. urllib3 1.26 has no ``read1``: ``iter_content`` there."""
+    raw = response.raw
+    read1 = getattr(raw, "read1", None)
+    if read1 is None or not isinstance(raw, urllib3.response.HTTPResponse):
+        yield from response.iter_content(size)
+        return
+    while True:
+        data = read1(size, decode_content=True)
+        if not data:
+            return
+        yield data
 
 
 def log_id_of(response: requests.Response) -> Optional[str]:
