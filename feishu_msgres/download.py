@@ -20,6 +20,7 @@ PROBE_SIZE = 128 * 1024  # the first Range request of a file: learns the total (
 RANGE_SIZE = 8 * 1024 * 1024  # every range after the probe (seed 002: "8 MB per subsequent request")
 MIN_RANGE_SIZE = 128 * 1024  # the smallest range asked for when the server refuses larger ones
 RESUME_TRIES = 5  # breaks in a row, each bringing under one chunk, before giving up
+TINY_ANSWERS = 8  # whole answers in a row far shorter than asked, before ranges are given up
 READ_LIMIT = 20 * 1024 * 1024  # the most read_resource holds in memory by default
 
 
@@ -87,6 +88,7 @@ class Plan:
         self.size = settings.range_size  # of the next range
         self.ceiling = settings.largest  # lowered for good when the server refuses a range as too large
         self.tries = 0  # breaks in a row that each brought less than one chunk
+        self.tiny = 0  # whole answers in a row that each brought a sliver of what was asked
         self.broke = False  # something broke in the current range
 
     # -- what to ask ---------------------------------------------------------------------
@@ -196,9 +198,18 @@ class Plan:
 
     # -- breaks --------------------------------------------------------------------------------
 
-    def progressed(self) -> None:
-        """An answer came whole (perhaps shorter than asked): no break counts against it."""
+    def answered_short(self, before: int, end: int) -> None:
+        """An answer came whole but shorter than ``[before, end)``: ask for the rest, with no
+        break counted. Answers that stay tiny (under an eighth of what was asked and under
+        ``min_range_size``, ``TINY_ANSWERS`` times in a row) give ranges up for one plain GET
+        of the rest: a server that answers every range with a few KiB would otherwise take
+        thousands of requests (a whole minute's quota) for a few MB."""
         self.tries = 0
+        got, asked = self.offset - before, end - before
+        tiny = got * 8 < asked and got < self.settings.min_range_size
+        self.tiny = self.tiny + 1 if tiny else 0
+        if self.tiny >= TINY_ANSWERS:
+            self.plain_only = True
 
     def on_break(self, before: int, reason: Break) -> float:
         """Seconds to wait before resuming after a break at ``offset`` (from ``before``), or

@@ -179,7 +179,7 @@ class Transfer:
                 yield from self._consume(response, expect)
                 if end is None or plan.offset >= end:
                     return
-                plan.progressed()  # a shorter range than asked, whole: ask for the rest
+                plan.answered_short(before, end)  # whole, but shorter than asked: ask for the rest
             except Break as exc:
                 try:
                     wait = plan.on_break(before, exc)

@@ -159,8 +159,24 @@ def test_a_break_after_a_chunk_of_progress_counts_as_the_first():
         p.on_break(p.offset, Break("reset"))
     p.offset = 50
     assert p.on_break(0, Break("reset")) == 0.0 and p.tries == 1  # it brought a whole chunk (10 bytes)
-    p.progressed()
+    p.answered_short(0, 1000)
     assert p.tries == 0 and p.broke
+
+
+def test_answers_that_stay_tiny_give_ranges_up_for_one_plain_get():
+    p = plan(total=100000, offset=100)
+    for n in range(8):
+        before = p.offset
+        p.offset += 60  # 60 bytes of the 1000 asked: tiny
+        assert p.plain_only is False
+        p.answered_short(before, before + 1000)
+    assert p.plain_only and "Range" not in p.resume_headers(None)
+    q = plan(total=100000, offset=100)
+    for n in range(20):  # half of what was asked each time is not tiny: ranges go on
+        before = q.offset
+        q.offset += 500
+        q.answered_short(before, before + 1000)
+    assert not q.plain_only
 
 
 def test_settings_are_checked():
