@@ -165,14 +165,14 @@ def test_a_break_after_a_chunk_of_progress_counts_as_the_first():
 
 def test_answers_that_stay_tiny_give_ranges_up_for_one_plain_get():
     p = plan(total=100000, offset=100)
-    for n in range(8):
+    for _ in range(8):
         before = p.offset
         p.offset += 60  # 60 bytes of the 1000 asked: tiny
         assert p.plain_only is False
         p.answered_short(before, before + 1000)
     assert p.plain_only and "Range" not in p.resume_headers(None)
     q = plan(total=100000, offset=100)
-    for n in range(20):  # half of what was asked each time is not tiny: ranges go on
+    for _ in range(20):  # half of what was asked each time is not tiny: ranges go on
         before = q.offset
         q.offset += 500
         q.answered_short(before, before + 1000)
