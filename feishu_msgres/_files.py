@@ -60,6 +60,12 @@ class AtomicFile:
             return
         os.unlink(self.temp_path)
 
+    def restart(self) -> bool:
+        """Empty the file, to write it again from byte 0."""
+        self.file.seek(0)
+        self.file.truncate()
+        return True
+
     def discard(self) -> None:
         try:
             self.file.close()  # on a full disk its flush fails too; the file is closed all the same
@@ -69,6 +75,16 @@ class AtomicFile:
             os.unlink(self.temp_path)
         except FileNotFoundError:
             pass
+
+
+def _position(file: IO[bytes]) -> Optional[int]:
+    """The position of a file object that can seek and truncate, else None."""
+    try:
+        if not (file.seekable() and hasattr(file, "truncate")):
+            return None
+        return file.tell()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _naming(exc: OSError, path: str) -> OSError:
@@ -84,6 +100,16 @@ class _FileObject:
     def __init__(self, file: IO[bytes]) -> None:
         self.file = file
         self.path: Optional[str] = None
+        self.start = _position(file)  # where to rewind to, if it can be
+
+    def restart(self) -> bool:
+        """Rewind to where the download began writing, and cut what came after, if the file
+        can be (a socket or a pipe cannot)."""
+        if self.start is None:
+            return False
+        self.file.seek(self.start)
+        self.file.truncate()
+        return True
 
     def write(self, data: bytes) -> None:
         self.file.write(data)

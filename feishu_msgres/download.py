@@ -14,13 +14,15 @@ from typing import Dict, Mapping, Optional
 import attr
 
 from ._ranges import check_content_range, next_range, range_header
-from .errors import ConfigError, IntegrityError, TransportError
+from .errors import ConfigError, IntegrityError, ResourceChangedError, TransportError
 
 PROBE_SIZE = 128 * 1024  # the first Range request of a file: learns the total (seed 002)
 RANGE_SIZE = 8 * 1024 * 1024  # every range after the probe (seed 002: "8 MB per subsequent request")
 MIN_RANGE_SIZE = 128 * 1024  # the smallest range asked for when the server refuses larger ones
 RESUME_TRIES = 5  # breaks in a row, each bringing under one chunk, before giving up
 TINY_ANSWERS = 8  # whole answers in a row far shorter than asked, before ranges are given up
+RESTARTS = 3  # times a download starts over from byte 0 because the resource changed
+VALIDATORS = ("ETag", "Last-Modified")
 READ_LIMIT = 20 * 1024 * 1024  # the most read_resource holds in memory by default
 
 
@@ -89,6 +91,7 @@ class Plan:
         self.ceiling = settings.largest  # lowered for good when the server refuses a range as too large
         self.tries = 0  # breaks in a row that each brought less than one chunk
         self.tiny = 0  # whole answers in a row that each brought a sliver of what was asked
+        self.validators: Dict[str, str] = {}  # the first answer's ETag and Last-Modified
         self.broke = False  # something broke in the current range
 
     # -- what to ask ---------------------------------------------------------------------
@@ -105,7 +108,17 @@ class Plan:
         headers = {"Accept-Encoding": "identity"}
         if not self.plain_only:
             headers["Range"] = range_header(self.offset, end or self.total)
+            if_range = self.if_range()
+            if if_range:  # a changed resource then answers 200, whole, not a range of the new one
+                headers["If-Range"] = if_range
         return headers
+
+    def if_range(self) -> Optional[str]:
+        """The validator for If-Range: a strong ETag, else Last-Modified (RFC 9110 13.1.5)."""
+        etag = self.validators.get("ETag")
+        if etag and not etag.startswith("W/"):
+            return etag
+        return self.validators.get("Last-Modified")
 
     def finished(self) -> bool:
         return self.total is not None and self.offset >= self.total
@@ -146,7 +159,8 @@ class Plan:
         return False
 
     def first_answer(self, status: int, headers: Mapping[str, str]) -> Expect:
-        """The first answer (errors raised already): it tells the total."""
+        """The first answer (errors raised already): it tells the total and the validators."""
+        self.validators = {name: headers[name] for name in VALIDATORS if headers.get(name)}
         length = content_length(headers)
         if status == 206:
             content_range = check_content_range(
@@ -160,6 +174,7 @@ class Plan:
 
     def resume_answer(self, status: int, headers: Mapping[str, str], end: Optional[int]) -> Expect:
         """An answer to ``resume_headers(end)`` (errors raised already)."""
+        self.check_same(headers)
         asked = (self.offset, end or self.total)
         length = content_length(headers)
         if status == 206 and not self.plain_only:
@@ -170,6 +185,16 @@ class Plan:
                 raise IntegrityError("%s: the size changed from %d to %d" % (self.key, self.total, length))
             return Expect(self.offset, self.total, whole=True)
         raise IntegrityError("%s: unexpected HTTP %d to a Range request" % (self.key, status))
+
+    def check_same(self, headers: Mapping[str, str]) -> None:
+        """ResourceChangedError when an answer's validator differs from the first answer's:
+        its bytes belong to another version (a 200 to If-Range says so; a server that ignores
+        If-Range says so through the validator of its 206)."""
+        for name, first in self.validators.items():
+            now = headers.get(name)
+            if now and now != first:
+                raise ResourceChangedError("%s: the resource changed during the download (%s %s, now %s)"
+                                           % (self.key, name, first, now))
 
     # -- the body ------------------------------------------------------------------------------
 

@@ -32,6 +32,12 @@ class IntegrityError(FeishuError):
     """A download delivered other bytes than the server declared (size, Content-Range)."""
 
 
+class ResourceChangedError(IntegrityError):
+    """The resource changed during the download (its ETag or Last-Modified did), and what was
+    received could not be started over (a stream, a file object that cannot be rewound, or
+    too many changes): nothing of two versions is ever kept as one."""
+
+
 class APIError(FeishuError):
     """The server refused the request. ``code`` is an int (Feishu), a string (DingTalk,
     object stores), or None when the body was not the API's JSON. ``method`` and ``path``

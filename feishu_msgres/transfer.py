@@ -12,8 +12,8 @@ import requests
 from ._files import Target
 from ._names import choose_name, parse_content_disposition
 from .answers import code_of, raise_for_error
-from .download import Break, DownloadSettings, Expect, Plan
-from .errors import TooLargeError, TransportError
+from .download import RESTARTS, Break, DownloadSettings, Expect, Plan
+from .errors import ResourceChangedError, TooLargeError, TransportError
 from .models import DownloadResult
 from .platforms import Dialect
 from .ratelimit import Gate
@@ -96,7 +96,30 @@ class Transfer:
             self._response.close()
 
     def chunks(self) -> Generator[bytes, None, None]:
-        """The resource's bytes in order, each written to the sink before it is yielded."""
+        """The resource's bytes in order, each written to the sink before it is yielded.
+
+        A resource that changes during the download starts over from byte 0 into a sink that
+        can be emptied (a path, a file object that can be rewound), ``RESTARTS`` times at
+        most; bytes given to a caller (a stream) cannot be taken back: that is an error."""
+        restarts = 0
+        while True:
+            try:
+                yield from self._chunks_once()
+                return
+            except ResourceChangedError:
+                if self.target is None or restarts >= RESTARTS or not self.sink.restart():
+                    raise
+                restarts += 1
+                log.debug("%s: the resource changed during the download; starting over", self.plan.key)
+                self._start_over()
+
+    def _start_over(self) -> None:
+        self.close()
+        self.plan = Plan(self.source.key, self.source.ranged, self.source.settings)
+        self._first = None
+        self.counter = _Counter(self.sink, self.progress, self.checksum)
+
+    def _chunks_once(self) -> Generator[bytes, None, None]:
         response, expect = self.open()._first  # type: ignore[misc]
         plan = self.plan
         yield from self._transfer(expect.end, (response, expect))
@@ -152,7 +175,7 @@ class Transfer:
         self.content_type = response.headers.get("Content-Type")
         name, self.server_name = choose_name(
             self.source.key, self.source.name_of(response.headers), self.content_type)
-        if self.target is None:
+        if self.target is None or self.sink is not None:  # a sink started over is kept
             return
         try:
             self.sink = self.target.open(name)

@@ -4,6 +4,7 @@ Every case ends with the exact bytes (sha256) or a typed error that leaves no pa
 and an existing file untouched.
 """
 import hashlib
+import io
 import os
 import random
 import re
@@ -393,3 +394,57 @@ def test_answers_that_stay_tiny_end_in_one_plain_get(emu, served, tmp_path):
         fetch(client, served, tmp_path)
     asked = ranges(emu)
     assert len(asked) == 1 + 1 + 8 and asked[-1] is None  # the probe, a range, 7 more tries, one plain GET
+
+
+def _replace_midway(emu, mid, new, etag):
+    """A progress callback that re-uploads the resource once the download is under way."""
+    done_once = []
+
+    def progress(done, total):
+        if done > PROBE and not done_once:
+            emu.replace_resource(mid, "file_v", new, etag=etag)
+            done_once.append(done)
+
+    return progress
+
+
+@pytest.fixture
+def versioned(emu):
+    mid = emu.add_message("file", {"file_key": "file_v"})
+    emu.add_resource(mid, "file_v", DATA, etag='"v1"')
+    return mid
+
+
+def test_a_resource_replaced_midway_is_downloaded_again_never_mixed(emu, versioned, tmp_path):
+    # same length, new ETag: the file used to be committed mixed from both versions
+    new = bytes(reversed(DATA))
+    with emu.client(range_size=RANGE) as client:
+        result = client.download_resource(versioned, "file_v", "file", tmp_path / "v.bin", checksum=True,
+                                          progress=_replace_midway(emu, versioned, new, '"v2"'))
+    assert (tmp_path / "v.bin").read_bytes() == new and result.sha256 == hashlib.sha256(new).hexdigest()
+    later = [r for r in emu.requests if r.kind == "resource"][1:]
+    assert later[0].headers.get("If-Range") == '"v1"'
+    assert os.listdir(str(tmp_path)) == ["v.bin"]
+
+
+def test_a_resource_replaced_midway_into_a_stream_is_an_error(emu, versioned, tmp_path):
+    new = bytes(reversed(DATA))
+    with emu.client(range_size=RANGE) as client:
+        with pytest.raises(fm.ResourceChangedError):
+            with client.open_resource(versioned, "file_v", "file",
+                                      progress=_replace_midway(emu, versioned, new, '"v2"')) as stream:
+                for _ in stream:
+                    pass
+        rewindable = io.BytesIO(b"head:")
+        rewindable.seek(5)
+        client.download_resource(versioned, "file_v", "file", rewindable,
+                                 progress=_replace_midway(emu, versioned, DATA, '"v3"'))
+        assert rewindable.getvalue() == b"head:" + DATA  # rewound to where it began, written again
+
+        class Pipe:  # a file object that cannot be rewound
+            def write(self, data):
+                return len(data)
+
+        with pytest.raises(fm.ResourceChangedError):
+            client.download_resource(versioned, "file_v", "file", Pipe(),
+                                     progress=_replace_midway(emu, versioned, new, '"v4"'))

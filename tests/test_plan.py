@@ -197,3 +197,21 @@ def test_breaks_count_against_their_own_range_only():
         p.offset = end
         p.range_done()
     assert p.tries == 2
+
+
+def test_later_ranges_carry_if_range_and_a_change_is_caught():
+    p = plan()
+    p.first_answer(206, headers(Content_Range="bytes 0-99/5000", ETag='"v1"', Last_Modified="Mon, 23 Nov 2026"))
+    assert p.resume_headers(1000)["If-Range"] == '"v1"'
+    with pytest.raises(fm.ResourceChangedError, match='ETag "v1", now "v2"'):
+        p.resume_answer(200, headers(Content_Length="5000", ETag='"v2"'), 1000)  # If-Range failed: all of v2
+    with pytest.raises(fm.ResourceChangedError):  # a server that ignores If-Range: its 206 tells
+        p.resume_answer(206, headers(Content_Range="bytes 100-999/5000", ETag='"v2"'), 1000)
+    same = p.resume_answer(200, headers(Content_Length="5000", ETag='"v1"'), 1000)
+    assert same.skip == p.offset and same.whole  # the same version, range ignored: read past what we have
+    weak = plan()
+    weak.first_answer(206, headers(Content_Range="bytes 0-99/5000", ETag='W/"v1"', Last_Modified="Mon, 23 Nov 2026"))
+    assert weak.resume_headers(1000)["If-Range"] == "Mon, 23 Nov 2026"  # If-Range takes strong validators only
+    none = plan()
+    none.first_answer(206, headers(Content_Range="bytes 0-99/5000"))
+    assert "If-Range" not in none.resume_headers(1000)

@@ -187,6 +187,8 @@ class BaseHandler(BaseHTTPRequestHandler):
         be satisfied), as the resource download and OSS do (seeds 000, 002)."""
         status, start, end = 200, 0, len(data)
         wanted = self.headers.get("Range")
+        if wanted and not _if_range_holds(self.headers.get("If-Range"), headers):
+            wanted = None  # RFC 9110 13.1.5: the representation changed, so all of it, with 200
         if wanted and not actions.ignore_range:
             parsed = None if actions.refuse_range else parse_range(wanted, len(data))
             if parsed is None:
@@ -241,6 +243,17 @@ class BaseHandler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         return split.path, query, self.rfile.read(length) if length else b""
+
+
+def _if_range_holds(if_range: Optional[str], headers: Dict[str, str]) -> bool:
+    """Whether a Range applies: no If-Range, or one that matches the strong ETag or the
+    Last-Modified date being served."""
+    if not if_range:
+        return True
+    etag = headers.get("ETag")
+    if if_range.startswith(('"', 'W/"')):
+        return etag is not None and not etag.startswith("W/") and etag == if_range
+    return headers.get("Last-Modified") == if_range
 
 
 def parse_range(value: str, size: int) -> Optional[Tuple[int, int]]:

@@ -259,6 +259,7 @@ class FeishuHandler(BaseHandler):
             # smaller cap refuses longer range answers the same way
             return self._error(400, 234037, "Downloaded file size exceeds limit.")
         headers = {"Content-Type": res["content_type"], "Accept-Ranges": "bytes"}
+        headers.update(res["validators"])
         if res["filename"]:
             headers["Content-Disposition"] = content_disposition(res["filename"])
         self._serve(res["data"], headers, actions)

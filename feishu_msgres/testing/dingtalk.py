@@ -8,6 +8,7 @@ with its headers, so tests can check that the file host never sees the access to
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -97,6 +98,8 @@ class DingTalkEmulator(LoopbackEmulator):
             "robot_code": robot_code or self.robot_code,
             "filename": filename,
             "object": name,
+            # OSS's ETag of a simple upload: the MD5 of the object, upper-case hex, quoted
+            "etag": '"%s"' % hashlib.md5(data).hexdigest().upper(),
         }
         with self._lock:
             self._files[download_code] = item
@@ -271,7 +274,7 @@ class _Handler(BaseHandler):
             return self._oss_error(403, "AccessDenied", "Request has expired.")
         item = emu._objects[name]
         data: bytes = item["data"]
-        headers = {"Content-Type": item["content_type"], "Accept-Ranges": "bytes",
+        headers = {"Content-Type": item["content_type"], "Accept-Ranges": "bytes", "ETag": item["etag"],
                    "x-oss-request-id": self.request_id}
         if item["filename"]:
             headers["Content-Disposition"] = _disposition(item["filename"])

@@ -95,14 +95,29 @@ class FeishuEmulator(FeishuService):
         type: str = "file",
         content_type: str = "application/octet-stream",
         filename: Optional[str] = None,
+        etag: Optional[str] = None,
+        last_modified: Optional[str] = None,
     ) -> None:
-        """The bytes ``GET …/resources/file_key?type=type`` serves for that message."""
+        """The bytes ``GET …/resources/file_key?type=type`` serves for that message.
+
+        ``etag`` (``'"v1"'``) and ``last_modified`` (an HTTP date) are sent as validators, and
+        ``If-Range`` is honoured against them (RFC 9110 13.1.5). The seeds do not say whether
+        Feishu sends validators, so none are sent unless given."""
         self._resources[(message_id, file_key)] = {
             "data": data,
             "type": type,
             "content_type": content_type,
             "filename": filename,
+            "validators": {k: v for k, v in (("ETag", etag), ("Last-Modified", last_modified)) if v},
         }
+
+    def replace_resource(self, message_id: str, file_key: str, data: bytes, etag: Optional[str] = None,
+                         last_modified: Optional[str] = None) -> None:
+        """Swap a resource's bytes (and validators) for new ones, as if re-uploaded, keeping
+        its type, content type and name: a download under way sees them from its next request."""
+        old = self._resources[(message_id, file_key)]
+        self.add_resource(message_id, file_key, data, type=old["type"], content_type=old["content_type"],
+                          filename=old["filename"], etag=etag, last_modified=last_modified)
 
     # -- faults ---------------------------------------------------------------------------
 
