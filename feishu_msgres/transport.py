@@ -218,8 +218,10 @@ def iter_body(response: requests.Response, size: int) -> Iterator[bytes]:
     if read1 is None or not isinstance(raw, urllib3.response.HTTPResponse):
         yield from response.iter_content(size)
         return
+    # Identity bodies skip the decoder and its buffer: one copy of every byte fewer.
+    decode = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
     while True:
-        data = read1(size, decode_content=True)
+        data = read1(size, decode_content=decode)
         if not data:
             return
         yield data
