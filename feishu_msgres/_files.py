@@ -7,7 +7,8 @@ is never touched.
 from __future__ import annotations
 
 import os
-from typing import IO, Optional, Set, Union
+import re
+from typing import IO, Any, Optional, Set, Union
 
 from ._names import numbered, split_ext
 from .errors import ConfigError, DestinationExistsError
@@ -15,6 +16,15 @@ from .errors import ConfigError, DestinationExistsError
 PathLike = Union[str, "os.PathLike[str]"]
 Dest = Union[PathLike, IO[bytes]]
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+# AtomicFile's temporary names: hidden, the target's name (its first 200 bytes), a random tag.
+PART = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{8}\.part$")
+
+fcntl: Any
+try:  # each download holds a lock on its temporary file: a dead one's is free
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: a live download's file cannot be told apart
+    fcntl = None
 
 
 class AtomicFile:
@@ -24,12 +34,13 @@ class AtomicFile:
         self.path = path
         self.overwrite = overwrite
         folder, name = os.path.split(path)
-        # The name's first 200 bytes: with the 15 added, it stays under the usual 255-byte limit.
-        stem = name.encode("utf-8")[:200].decode("utf-8", "ignore")
-        self.temp_path = os.path.join(folder, ".%s.%s.part" % (stem, os.urandom(4).hex()))
+        remove_stale_parts(folder or ".", name)
+        self.temp_path = os.path.join(folder, ".%s.%s.part" % (_stem(name), os.urandom(4).hex()))
         # O_EXCL: never write through a file or link that someone else put there;
         # mode 0o666 lets the umask decide, as for any file the user creates.
         fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "alive": released however this process ends
         self.file: IO[bytes] = os.fdopen(fd, "wb")
 
     def write(self, data: bytes) -> None:
@@ -75,6 +86,51 @@ class AtomicFile:
             os.unlink(self.temp_path)
         except FileNotFoundError:
             pass
+
+
+def _stem(name: str) -> str:
+    """The name's first 200 bytes: with the 15 added, a temporary name stays under 255 bytes."""
+    return name.encode("utf-8")[:200].decode("utf-8", "ignore")
+
+
+def remove_stale_parts(folder: str, name: Optional[str] = None) -> int:
+    """Remove the temporary files that killed downloads (SIGKILL, a power cut) left in
+    ``folder``, of target ``name`` or of any; returns how many. A live download holds a lock
+    on its own, so none of those is touched; hidden names are only ever this library's
+    (``safe_filename`` gives no server a hidden name); links and other files are left alone."""
+    if fcntl is None:
+        return 0
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = PART.match(entry.name)
+        if not match or (name is not None and match.group("stem") != _stem(name)):
+            continue
+        if entry.is_file(follow_symlinks=False) and _unheld(entry.path):
+            try:
+                os.unlink(entry.path)
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _unheld(path: str) -> bool:
+    """Whether no live download holds ``path`` (its lock can be taken)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _position(file: IO[bytes]) -> Optional[int]:

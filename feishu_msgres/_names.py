@@ -111,6 +111,8 @@ def safe_filename(name: Optional[str]) -> Optional[str]:
     Only the last path component is kept (``/`` and ``\\`` both count); characters Windows
     forbids become ``_``; names that are empty, ``.``/``..`` or hold control characters
     are refused; a name longer than 255 UTF-8 bytes is shortened, keeping its extension.
+    A leading dot becomes ``_``: a server never plants a hidden file (``.bash_profile``),
+    and hidden names in a download folder are this library's own temporary files.
     """
     if not name:
         return None
@@ -120,6 +122,8 @@ def safe_filename(name: Optional[str]) -> Optional[str]:
     base = _UNSAFE_CHARS.sub("_", base).rstrip(". ")
     if base in ("", ".", ".."):
         return None
+    if base.startswith("."):
+        base = "_" + base.lstrip(".")
     return shorten(base)
 
 

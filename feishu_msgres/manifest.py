@@ -8,19 +8,18 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import re
 import threading
 from typing import IO, Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 
 import attr
 
+from ._files import remove_stale_parts as stale_parts
 from .errors import ConfigError
 
 MANIFEST = "manifest.jsonl"
 MESSAGES = "messages.jsonl"
 STATE = "export.json"
 FILES = "files"
-_PART = re.compile(r"^\..+\.[0-9a-f]{8}\.part$")  # AtomicFile's temporary names
 Key = Tuple[str, str, str]  # (message_id, file_key, type)
 Code = Union[int, str, None]  # the API's code: a number, a string for DingTalk, None for no API answer
 
@@ -205,11 +204,7 @@ def write_state(folder: str, state: Dict[str, Any]) -> None:
 
 
 def remove_stale_parts(files: str) -> None:
-    """Temporary files of a run that was killed (SIGKILL, power): never complete, so gone."""
-    for root, _dirs, names in os.walk(files):
-        for name in names:
-            if _PART.match(name):
-                try:
-                    os.unlink(os.path.join(root, name))
-                except OSError:
-                    pass
+    """Temporary files of a run that was killed (SIGKILL, power): never complete, so gone;
+    those a live download holds (another export's, say) stay."""
+    for root, _dirs, _names in os.walk(files):
+        stale_parts(root)

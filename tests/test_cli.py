@@ -325,3 +325,23 @@ def test_a_hang_up_leaves_no_partial_file_and_exits_129(tmp_path, emu, chat):
     code, out, err = _interrupt(tmp_path, emu, chat, signal.SIGHUP)
     assert code == 129 and "hung up" in err
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_a_later_download_removes_what_a_killed_one_left(tmp_path, emu, chat):
+    # SIGKILL leaves the .part; no later run removed it
+    emu.trickle("file_v", delay=0.05, block=8192, times=1)
+    proc = subprocess.Popen([sys.executable, "-m", "feishu_msgres", "download", "--message-id", chat["media"],
+                             "--file-key", "file_v", "--type", "file"], cwd=str(tmp_path), env=environment(emu),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any(n.endswith(".part") for n in os.listdir(str(tmp_path))):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.kill()
+    proc.communicate(timeout=30)
+    (left,) = os.listdir(str(tmp_path))
+    assert left.startswith(".v.mp4.") and left.endswith(".part")
+    done = run(["download", "--message-id", chat["media"], "--file-key", "file_v", "--type", "file"], tmp_path,
+               environment(emu))
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(str(tmp_path)) == ["v.mp4"]

@@ -310,3 +310,20 @@ def test_a_full_disk_leaves_nothing_and_names_the_file(emu_client, emu, tmp_path
         emu_client.download_resource(mid, "file_f", "file", target)
     assert caught.value.errno == errno.ENOSPC and str(target) in str(caught.value)
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_stale_parts_go_but_a_live_downloads_stays(tmp_path):
+    from feishu_msgres._files import AtomicFile, remove_stale_parts
+
+    live = AtomicFile(str(tmp_path / "a.pdf"), overwrite=False)  # holds its lock while it lives
+    dead = tmp_path / ".a.pdf.0123abcd.part"
+    dead.write_bytes(b"left by a killed run")
+    other = tmp_path / ".b.pdf.0123abcd.part"
+    other.write_bytes(b"another target's")
+    (tmp_path / "_bashrc").write_bytes(b"a server's name, made visible")
+    os.symlink(str(other), str(tmp_path / ".a.pdf.feedbeef.part"))
+    assert remove_stale_parts(str(tmp_path), "a.pdf") == 1  # the dead one; not the live one, not a link
+    assert not dead.exists() and os.path.exists(live.temp_path) and other.exists()
+    live.discard()
+    assert remove_stale_parts(str(tmp_path)) == 1 and not other.exists()  # any target's
+    assert sorted(os.listdir(str(tmp_path))) == [".a.pdf.feedbeef.part", "_bashrc"]

@@ -57,7 +57,8 @@ def test_parse_content_disposition(header, name):
         ('what?<>:"|*.txt', "what_______.txt"),
         ("  spaced.txt  ", "spaced.txt"),
         ("trailing...", "trailing"),
-        (".bashrc", ".bashrc"),
+        (".bashrc", "_bashrc"),  # a server never plants a hidden file
+        ("..bash_profile", "_bash_profile"),
     ],
 )
 def test_safe_filename(raw, safe):
