@@ -284,7 +284,9 @@ def test_retries_and_token_refetches_stay_inside_the_rate_limit(emu, tmp_path):
         emu.expire_tokens()  # every worker's next request meets a refetch
         summary = client.export_chat("oc_emulator", tmp_path, workers=12)
     assert summary.downloaded == 41
-    assert _worst_second(emu) <= 10
+    # the limiter counts departures in 1.05 s windows; the emulator stamps arrivals, and on a
+    # loaded machine one can arrive more than 50 ms late and share a second with the next ten
+    assert _worst_second(emu) <= 10 + 1
 
 
 def test_max_rate_applies_to_the_export_only(emu, tmp_path):
