@@ -7,26 +7,15 @@ is never touched.
 from __future__ import annotations
 
 import os
-import re
-from typing import IO, Any, Optional, Set, Union
+from typing import IO, Optional, Set, Union
 
 from ._names import numbered, split_ext
+from ._parts import hold, remove_stale, remove_stale_once, temp_name
 from .errors import ConfigError, DestinationExistsError
 
 PathLike = Union[str, "os.PathLike[str]"]
 Dest = Union[PathLike, IO[bytes]]
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-# AtomicFile's temporary names: hidden, the target's name (its first 200 bytes), a random tag.
-PART = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{8}\.part$")
-
-fcntl: Any
-try:  # each download holds a lock on its temporary file: a dead one's is free
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: a live download's file cannot be told apart
-    fcntl = None
-
-
 class AtomicFile:
     """A file that appears at ``path`` only on ``commit()``; ``discard()`` leaves no trace."""
 
@@ -34,14 +23,18 @@ class AtomicFile:
         self.path = path
         self.overwrite = overwrite
         folder, name = os.path.split(path)
-        remove_stale_parts(folder or ".", name)
-        self.temp_path = os.path.join(folder, ".%s.%s.part" % (_stem(name), os.urandom(4).hex()))
+        remove_stale_once(folder or ".", name)  # what a killed download of this target left
+        self.temp_path = os.path.join(folder, temp_name(name))
         # O_EXCL: never write through a file or link that someone else put there;
         # mode 0o666 lets the umask decide, as for any file the user creates.
         fd = os.open(self.temp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "alive": released however this process ends
-        self.file: IO[bytes] = os.fdopen(fd, "wb")
+        try:
+            hold(fd)  # "alive", until this file is committed or discarded
+            self.file: IO[bytes] = os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.temp_path)
+            raise
 
     def write(self, data: bytes) -> None:
         try:
@@ -51,9 +44,17 @@ class AtomicFile:
 
     def commit(self) -> None:
         try:
-            self.file.close()  # flushes: a full disk may show only now
+            self.file.flush()  # a full disk may show only now
+            if os.name == "nt":
+                self.file.close()  # Windows moves no open file; elsewhere its lock holds till moved
         except OSError as exc:
             raise _naming(exc, self.path) from exc
+        try:
+            self._move()
+        finally:
+            self.file.close()
+
+    def _move(self) -> None:
         if self.overwrite:
             os.replace(self.temp_path, self.path)
             return
@@ -71,12 +72,6 @@ class AtomicFile:
             return
         os.unlink(self.temp_path)
 
-    def restart(self) -> bool:
-        """Empty the file, to write it again from byte 0."""
-        self.file.seek(0)
-        self.file.truncate()
-        return True
-
     def discard(self) -> None:
         try:
             self.file.close()  # on a full disk its flush fails too; the file is closed all the same
@@ -86,51 +81,6 @@ class AtomicFile:
             os.unlink(self.temp_path)
         except FileNotFoundError:
             pass
-
-
-def _stem(name: str) -> str:
-    """The name's first 200 bytes: with the 15 added, a temporary name stays under 255 bytes."""
-    return name.encode("utf-8")[:200].decode("utf-8", "ignore")
-
-
-def remove_stale_parts(folder: str, name: Optional[str] = None) -> int:
-    """Remove the temporary files that killed downloads (SIGKILL, a power cut) left in
-    ``folder``, of target ``name`` or of any; returns how many. A live download holds a lock
-    on its own, so none of those is touched; hidden names are only ever this library's
-    (``safe_filename`` gives no server a hidden name); links and other files are left alone."""
-    if fcntl is None:
-        return 0
-    removed = 0
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
-        match = PART.match(entry.name)
-        if not match or (name is not None and match.group("stem") != _stem(name)):
-            continue
-        if entry.is_file(follow_symlinks=False) and _unheld(entry.path):
-            try:
-                os.unlink(entry.path)
-                removed += 1
-            except OSError:
-                pass
-    return removed
-
-
-def _unheld(path: str) -> bool:
-    """Whether no live download holds ``path`` (its lock can be taken)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
 
 
 def _position(file: IO[bytes]) -> Optional[int]:
@@ -244,3 +194,6 @@ class Target:
             candidate = numbered(name, n)
         self.taken.add(candidate.lower())
         return candidate
+
+
+remove_stale_parts = remove_stale  # the public name the export and tests use

@@ -9,7 +9,7 @@ received, every Content-Range is checked, and the bytes taken add up to the tota
 from __future__ import annotations
 
 import random
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 
 import attr
 
@@ -113,12 +113,21 @@ class Plan:
                 headers["If-Range"] = if_range
         return headers
 
+    def deciding(self) -> Optional[Tuple[str, str]]:
+        """The validator that tells versions apart: the ETag when there is one, else
+        Last-Modified (nodes of one service may disagree on dates, never on a content tag)."""
+        for name in VALIDATORS:
+            if self.validators.get(name):
+                return name, self.validators[name]
+        return None
+
     def if_range(self) -> Optional[str]:
-        """The validator for If-Range: a strong ETag, else Last-Modified (RFC 9110 13.1.5)."""
-        etag = self.validators.get("ETag")
-        if etag and not etag.startswith("W/"):
-            return etag
-        return self.validators.get("Last-Modified")
+        """The deciding validator for If-Range; none for a weak ETag (RFC 9110 13.1.5: weak
+        tags are not sent, and a date not when there is a tag)."""
+        deciding = self.deciding()
+        if deciding is None or deciding[1].startswith("W/"):
+            return None
+        return deciding[1]
 
     def finished(self) -> bool:
         return self.total is not None and self.offset >= self.total
@@ -144,7 +153,6 @@ class Plan:
             return False
         self.ceiling = self.size = max(floor, self.size // 2)
         return True
-        self.broke = False
 
     # -- what an answer means --------------------------------------------------------------
 
@@ -174,7 +182,7 @@ class Plan:
 
     def resume_answer(self, status: int, headers: Mapping[str, str], end: Optional[int]) -> Expect:
         """An answer to ``resume_headers(end)`` (errors raised already)."""
-        self.check_same(headers)
+        self.check_same(headers, whole=status == 200)
         asked = (self.offset, end or self.total)
         length = content_length(headers)
         if status == 206 and not self.plain_only:
@@ -186,15 +194,21 @@ class Plan:
             return Expect(self.offset, self.total, whole=True)
         raise IntegrityError("%s: unexpected HTTP %d to a Range request" % (self.key, status))
 
-    def check_same(self, headers: Mapping[str, str]) -> None:
-        """ResourceChangedError when an answer's validator differs from the first answer's:
-        its bytes belong to another version (a 200 to If-Range says so; a server that ignores
-        If-Range says so through the validator of its 206)."""
-        for name, first in self.validators.items():
-            now = headers.get(name)
-            if now and now != first:
-                raise ResourceChangedError("%s: the resource changed during the download (%s %s, now %s)"
-                                           % (self.key, name, first, now))
+    def check_same(self, headers: Mapping[str, str], whole: bool = False) -> None:
+        """ResourceChangedError when an answer belongs to another version than the first: its
+        deciding validator differs (a server that ignores If-Range says so in its 206), or it
+        is a 200 to If-Range without the same validator (a server that honours If-Range
+        answers 200 when the version changed; only the same validator shows Range was merely
+        ignored)."""
+        deciding = self.deciding()
+        if deciding is None:
+            return
+        name, first = deciding
+        now = headers.get(name)
+        if now == first or (now is None and not (whole and self.if_range())):
+            return
+        raise ResourceChangedError("%s: the resource changed during the download (%s %s, now %s)"
+                                   % (self.key, name, first, now or "none"))
 
     # -- the body ------------------------------------------------------------------------------
 

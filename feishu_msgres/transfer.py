@@ -107,11 +107,20 @@ class Transfer:
                 yield from self._chunks_once()
                 return
             except ResourceChangedError:
-                if self.target is None or restarts >= RESTARTS or not self.sink.restart():
+                if self.target is None or restarts >= RESTARTS or not self._can_start_over():
                     raise
                 restarts += 1
                 log.debug("%s: the resource changed during the download; starting over", self.plan.key)
                 self._start_over()
+
+    def _can_start_over(self) -> bool:
+        """A path's file is dropped and made anew (its name and type follow the new version);
+        a file object is rewound, if it can be."""
+        if self.sink.path is None:
+            return bool(self.sink.restart())
+        self.sink.discard()
+        self.sink = None
+        return True
 
     def _start_over(self) -> None:
         self.close()

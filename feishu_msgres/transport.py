@@ -208,15 +208,20 @@ def send(session: requests.Session, method: str, url: str, *, gate: Optional[Gat
     return response
 
 
+# Without read1 (urllib3 1.26 to 2.2), what a read gathers is lost to a break: read little.
+FALLBACK_READ = 64 * 1024
+
+
 def iter_body(response: requests.Response, size: int) -> Iterator[bytes]:
     """The body as it arrives, at most ``size`` bytes a piece, decoded as ``iter_content``
-    decodes it. On urllib3 2 each piece is what one read brought (``read1``), so a link that
-    drops keeps every byte it delivered: ``read(size)`` would gather ``size`` bytes first and
-    lose them all to the break. urllib3 1.26 has no ``read1``: ``iter_content`` there."""
+    decodes it. Each piece is what one read brought (urllib3's ``read1``), so a link that
+    drops keeps every byte it delivered: ``read(size)`` gathers ``size`` bytes first and loses
+    them all to the break. Where urllib3 has no ``read1`` (before 2.3), pieces of 64 KiB
+    bound that loss."""
     raw = response.raw
     read1 = getattr(raw, "read1", None)
     if read1 is None or not isinstance(raw, urllib3.response.HTTPResponse):
-        yield from response.iter_content(size)
+        yield from response.iter_content(min(size, FALLBACK_READ))
         return
     # Identity bodies skip the decoder and its buffer: one copy of every byte fewer.
     decode = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")

@@ -345,3 +345,24 @@ def test_a_later_download_removes_what_a_killed_one_left(tmp_path, emu, chat):
                environment(emu))
     assert done.returncode == 0, done.stderr
     assert os.listdir(str(tmp_path)) == ["v.mp4"]
+
+
+def test_an_ignored_hang_up_stays_ignored(tmp_path, emu, chat):
+    # nohup feishu-msgres ...: the run must outlive the terminal that started it
+    def ignore_hangups():
+        sigint_as_usual()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    emu.trickle("file_v", delay=0.03, block=32768, times=None)  # about 3 s: the hang-up comes midway
+    proc = subprocess.Popen([sys.executable, "-m", "feishu_msgres", "download", "--message-id", chat["media"],
+                             "--file-key", "file_v", "--type", "file"], cwd=str(tmp_path), env=environment(emu),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            preexec_fn=ignore_hangups)
+    deadline = time.monotonic() + 30
+    while not any(n.endswith(".part") for n in os.listdir(str(tmp_path))):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert os.listdir(str(tmp_path)) == ["v.mp4"]

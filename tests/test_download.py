@@ -327,3 +327,55 @@ def test_stale_parts_go_but_a_live_downloads_stays(tmp_path):
     live.discard()
     assert remove_stale_parts(str(tmp_path)) == 1 and not other.exists()  # any target's
     assert sorted(os.listdir(str(tmp_path))) == [".a.pdf.feedbeef.part", "_bashrc"]
+
+
+def test_a_file_system_that_refuses_locks_still_downloads(emu_client, emu, tmp_path, monkeypatch):
+    import errno
+
+    import feishu_msgres._parts as parts
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(parts.fcntl, "flock", no_locks)
+    mid = emu.add_message("file", {"file_key": "file_l"})
+    emu.add_resource(mid, "file_l", b"locked out")
+    emu_client.download_resource(mid, "file_l", "file", tmp_path / "l.bin")
+    assert os.listdir(str(tmp_path)) == ["l.bin"]
+
+
+def test_a_cleaner_at_the_moment_of_commit_leaves_the_download_alone(emu_client, emu, tmp_path, monkeypatch):
+    # the lock used to be released (file closed) before the move: a cleaner then removed the part
+    import feishu_msgres._files as files
+
+    real_link = files.os.link
+
+    def link_after_a_cleaner(src, dst):
+        assert files.remove_stale_parts(str(tmp_path)) == 0
+        return real_link(src, dst)
+
+    monkeypatch.setattr(files.os, "link", link_after_a_cleaner)
+    mid = emu.add_message("file", {"file_key": "file_c"})
+    emu.add_resource(mid, "file_c", b"committed")
+    emu_client.download_resource(mid, "file_c", "file", tmp_path / "c.bin")
+    assert (tmp_path / "c.bin").read_bytes() == b"committed" and os.listdir(str(tmp_path)) == ["c.bin"]
+
+
+def test_a_folder_is_looked_through_once_per_process(tmp_path, monkeypatch):
+    import feishu_msgres._parts as parts
+    from feishu_msgres._files import AtomicFile
+
+    scans = []
+    real_scandir = parts.os.scandir
+    monkeypatch.setattr(parts.os, "scandir", lambda path: scans.append(path) or real_scandir(path))
+    for n in range(5):
+        AtomicFile(str(tmp_path / ("f%d" % n)), overwrite=False).discard()
+    assert len(scans) == 1
+
+
+def test_without_locks_stale_parts_go_when_they_can(tmp_path, monkeypatch):
+    import feishu_msgres._parts as parts
+
+    monkeypatch.setattr(parts, "fcntl", None)  # Windows: an open file cannot be removed, so try
+    (tmp_path / ".x.pdf.0123abcd.part").write_bytes(b"stale")
+    assert parts.remove_stale(str(tmp_path)) == 1 and os.listdir(str(tmp_path)) == []

@@ -384,7 +384,9 @@ def test_bytes_received_before_a_break_are_kept(emu, tmp_path):
         result = client.download_resource(mid, "file_3m", "file", tmp_path / "x", checksum=True)
     assert result.sha256 == hashlib.sha256(data).hexdigest()
     starts = [int(r.split("=")[1].split("-")[0]) for r in ranges(emu)]
-    assert starts == [0, PROBE] + [PROBE + n * 900 * 1024 for n in (1, 2, 3)]  # each resumed at its last byte
+    assert starts[:2] == [0, PROBE] and len(starts) <= 6
+    for before, start in zip(starts[1:], starts[2:]):  # each resumed at its last byte (urllib3
+        assert 0 <= before + 900 * 1024 - start < 64 * 1024  # without read1: within the read in progress)
 
 
 def test_answers_that_stay_tiny_end_in_one_plain_get(emu, served, tmp_path):
@@ -448,3 +450,33 @@ def test_a_resource_replaced_midway_into_a_stream_is_an_error(emu, versioned, tm
         with pytest.raises(fm.ResourceChangedError):
             client.download_resource(versioned, "file_v", "file", Pipe(),
                                      progress=_replace_midway(emu, versioned, new, '"v4"'))
+
+
+def test_starting_over_into_a_folder_names_the_file_after_the_new_version(emu, versioned, tmp_path):
+    done_once = []
+
+    def progress(done, total):
+        if done > PROBE and not done_once:
+            emu.replace_resource(versioned, "file_v", b"%PDF-1.4 new", etag='"v2"', content_type="application/pdf",
+                                 filename="new.pdf")
+            done_once.append(done)
+
+    with emu.client(range_size=RANGE) as client:
+        result = client.download_resource(versioned, "file_v", "file", tmp_path, progress=progress)
+    assert os.listdir(str(tmp_path)) == ["new.pdf"] and result.path == str(tmp_path / "new.pdf")
+    assert (result.filename, result.content_type, result.size) == ("new.pdf", "application/pdf", 12)
+
+
+def test_a_new_version_without_a_validator_is_not_taken_for_the_old_one(emu, versioned, tmp_path):
+    # a 200 to If-Range without the ETag used to be read as "Range ignored": old head, new tail
+    new = bytes(reversed(DATA))
+    done_once = []
+
+    def progress(done, total):
+        if done > PROBE and not done_once:
+            emu.replace_resource(versioned, "file_v", new)  # no ETag at all now
+            done_once.append(done)
+
+    with emu.client(range_size=RANGE) as client:
+        client.download_resource(versioned, "file_v", "file", tmp_path / "v.bin", progress=progress)
+    assert (tmp_path / "v.bin").read_bytes() == new

@@ -209,9 +209,18 @@ def test_later_ranges_carry_if_range_and_a_change_is_caught():
         p.resume_answer(206, headers(Content_Range="bytes 100-999/5000", ETag='"v2"'), 1000)
     same = p.resume_answer(200, headers(Content_Length="5000", ETag='"v1"'), 1000)
     assert same.skip == p.offset and same.whole  # the same version, range ignored: read past what we have
+    with pytest.raises(fm.ResourceChangedError):  # a 200 to If-Range without the validator: cannot be
+        p.resume_answer(200, headers(Content_Length="5000"), 1000)  # taken for the same version
+    p.resume_answer(206, headers(Content_Range="bytes 0-999/5000", ETag='"v1"', Last_Modified="Tue"), 1000)
+    # the ETag decides: another node's date for the same content is no change
     weak = plan()
     weak.first_answer(206, headers(Content_Range="bytes 0-99/5000", ETag='W/"v1"', Last_Modified="Mon, 23 Nov 2026"))
-    assert weak.resume_headers(1000)["If-Range"] == "Mon, 23 Nov 2026"  # If-Range takes strong validators only
+    assert "If-Range" not in weak.resume_headers(1000)  # RFC 9110: no weak tag, no date beside a tag
+    with pytest.raises(fm.ResourceChangedError):
+        weak.resume_answer(206, headers(Content_Range="bytes 100-999/5000", ETag='W/"v2"'), 1000)
+    dated = plan()
+    dated.first_answer(206, headers(Content_Range="bytes 0-99/5000", Last_Modified="Mon, 23 Nov 2026"))
+    assert dated.resume_headers(1000)["If-Range"] == "Mon, 23 Nov 2026"
     none = plan()
     none.first_answer(206, headers(Content_Range="bytes 0-99/5000"))
     assert "If-Range" not in none.resume_headers(1000)

@@ -40,16 +40,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("download", "dingtalk-download"):
         check_output(parser, args.output)
-    previous = {signum: signal.signal(signum, _on_signal) for signum in _ENDING}
+    # A signal that is ignored stays ignored: ``nohup feishu-msgres export …`` outlives its terminal.
+    previous = {signum: signal.signal(signum, _on_signal) for signum in _ENDING
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         return int(COMMANDS[args.command](args))
     except KeyboardInterrupt as exc:
         # The download in flight removed its temporary file on the way out.
         if isinstance(exc, Terminated):
             hung_up = exc.signum == getattr(signal, "SIGHUP", None)
-            print("\n%s: %s" % (PROG, "hung up" if hung_up else "terminated"), file=sys.stderr)
+            _say("\n%s: %s" % (PROG, "hung up" if hung_up else "terminated"))
             return 128 + exc.signum
-        print("\n%s: interrupted" % PROG, file=sys.stderr)
+        _say("\n%s: interrupted" % PROG)
         return 130
     except (FeishuError, OSError) as exc:  # OSError: the disk, not the network (full, read-only)
         print("%s: error: %s" % (PROG, _one_line(exc)), file=sys.stderr)
@@ -57,6 +59,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _say(text: str) -> None:
+    """A last word on stderr, which a terminal that hung up no longer takes (EIO)."""
+    try:
+        print(text, file=sys.stderr)
+    except OSError:
+        pass
 
 
 def _one_line(exc: BaseException) -> str:

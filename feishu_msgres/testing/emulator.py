@@ -112,12 +112,15 @@ class FeishuEmulator(FeishuService):
         }
 
     def replace_resource(self, message_id: str, file_key: str, data: bytes, etag: Optional[str] = None,
-                         last_modified: Optional[str] = None) -> None:
-        """Swap a resource's bytes (and validators) for new ones, as if re-uploaded, keeping
-        its type, content type and name: a download under way sees them from its next request."""
+                         last_modified: Optional[str] = None, content_type: Optional[str] = None,
+                         filename: Optional[str] = None) -> None:
+        """Swap a resource's bytes (and validators) for new ones, as if re-uploaded; its type
+        stays, its content type and name too unless given: a download under way sees the new
+        version from its next request."""
         old = self._resources[(message_id, file_key)]
-        self.add_resource(message_id, file_key, data, type=old["type"], content_type=old["content_type"],
-                          filename=old["filename"], etag=etag, last_modified=last_modified)
+        self.add_resource(message_id, file_key, data, type=old["type"],
+                          content_type=content_type or old["content_type"], filename=filename or old["filename"],
+                          etag=etag, last_modified=last_modified)
 
     # -- faults ---------------------------------------------------------------------------
 
