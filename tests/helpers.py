@@ -17,7 +17,9 @@ def add_token(mock, token="t-first", expire=7200, **kwargs):
 
 def sigint_as_usual():
     """For Popen(preexec_fn=...): a shell that runs CI in the background makes its children
-    ignore SIGINT, and Python then keeps ignoring it; a person's Ctrl-C is what we test."""
+    ignore SIGINT and SIGHUP (as nohup does), and Python then keeps ignoring them; a person's
+    Ctrl-C and a terminal that hangs up are what we test."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
