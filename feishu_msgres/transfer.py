@@ -79,6 +79,16 @@ class Transfer:
         self.counter = _Counter(None, progress, checksum)
         self._first: Optional[Tuple[requests.Response, Expect]] = None
         self._response: Optional[requests.Response] = None  # the answer being read
+        self._reused: Optional[bytearray] = None
+
+    def _buffer(self) -> Optional[bytearray]:
+        """One buffer read into again and again, for a file of ours (bytes given to a caller
+        or to a caller's file object must stay as they are, so they get their own)."""
+        if self.sink is None or self.sink.path is None:
+            return None
+        if self._reused is None:
+            self._reused = bytearray(self.source.settings.chunk_size)
+        return self._reused
 
     @property
     def total(self) -> Optional[int]:
@@ -242,7 +252,7 @@ class Transfer:
         plan, gate = self.plan, self.source.gate
         framed = response.headers.get("Content-Length") is not None
         try:
-            for chunk in iter_body(response, self.source.settings.chunk_size):
+            for chunk in iter_body(response, self.source.settings.chunk_size, self._buffer()):
                 gate.check()  # a stopped job stops between chunks
                 data = plan.take(chunk, expect)
                 if data:

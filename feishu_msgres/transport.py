@@ -8,7 +8,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Dict, Iterator, Optional, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import requests
 import urllib3
@@ -212,24 +212,64 @@ def send(session: requests.Session, method: str, url: str, *, gate: Optional[Gat
 FALLBACK_READ = 64 * 1024
 
 
-def iter_body(response: requests.Response, size: int) -> Iterator[bytes]:
+def iter_body(response: requests.Response, size: int, buffer: Optional[bytearray] = None) -> Iterator[Any]:
     """The body as it arrives, at most ``size`` bytes a piece, decoded as ``iter_content``
-    decodes it. Each piece is what one read brought (urllib3's ``read1``), so a link that
-    drops keeps every byte it delivered: ``read(size)`` gathers ``size`` bytes first and loses
-    them all to the break. Where urllib3 has no ``read1`` (before 2.3), pieces of 64 KiB
-    bound that loss."""
+    decodes it. Each piece is what one read brought, so a link that drops keeps every byte it
+    delivered (``read(size)`` gathers ``size`` bytes first, and a break loses them all).
+
+    With ``buffer``, a plain body (a length, no encoding) is read into it, again and again:
+    the pieces are memoryviews of it, good until the next one. A fresh 1 MiB object for each
+    read costs its page faults; the reused buffer saves about a fifth of a download's time.
+    Else urllib3's ``read1``; where urllib3 has no ``read1`` (before 2.3), pieces of 64 KiB
+    bound the loss to a break."""
     raw = response.raw
-    read1 = getattr(raw, "read1", None)
-    if read1 is None or not isinstance(raw, urllib3.response.HTTPResponse):
+    if not isinstance(raw, urllib3.response.HTTPResponse):
         yield from response.iter_content(min(size, FALLBACK_READ))
         return
-    # Identity bodies skip the decoder and its buffer: one copy of every byte fewer.
     decode = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
-    while True:
+    plain = _plain_body(raw) if buffer is not None and not decode else None
+    if plain is not None and buffer is not None:
+        yield from _read_into(raw, plain[0], plain[1], memoryview(buffer)[:size])
+        return
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:
+        yield from response.iter_content(min(size, FALLBACK_READ))
+        return
+    while True:  # identity bodies skip the decoder and its buffer: one copy of every byte fewer
         data = read1(size, decode_content=decode)
         if not data:
             return
         yield data
+
+
+def _plain_body(raw: Any) -> Optional[Tuple[Any, int]]:
+    """``(socket file, bytes to read)`` of a body http.client frames by its length alone and
+    has not read from yet (urllib3 1.26 and 2.x keep http.client's response as ``_fp``)."""
+    inner = getattr(raw, "_fp", None)
+    sock_file = getattr(inner, "fp", None)
+    length = getattr(inner, "length", None)
+    if getattr(inner, "chunked", True) or not isinstance(length, int) or length <= 0:
+        return None
+    already: Any = getattr(raw, "_fp_bytes_read", 0)
+    if not hasattr(sock_file, "readinto1") or already:
+        return None
+    return sock_file, length
+
+
+def _read_into(raw: Any, sock_file: Any, length: int, view: memoryview) -> Iterator[memoryview]:
+    left = length
+    while left > 0:
+        try:
+            got = sock_file.readinto1(view[:min(len(view), left)])  # one read: nothing held back
+        except OSError as exc:  # a socket's error, as urllib3 would raise it
+            raise urllib3.exceptions.ProtocolError("Connection broken: %r" % (exc,), exc) from exc
+        if not got:
+            return  # closed early: the caller sees a short body
+        left -= got
+        yield view[:got]
+    # All read, as http.client would have: its response closed, the connection back to the pool.
+    raw._fp.close()
+    raw.release_conn()
 
 
 def log_id_of(response: requests.Response) -> Optional[str]:

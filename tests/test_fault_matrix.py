@@ -330,8 +330,8 @@ def test_urllib3_errors_from_a_body_are_resumed_like_any_break(emu, ranged_clien
     original = transfer.iter_body
     failed = []
 
-    def flaky(response, size):
-        for n, chunk in enumerate(original(response, size)):
+    def flaky(response, size, *buffer):
+        for n, chunk in enumerate(original(response, size, *buffer)):
             if n == 1 and not failed:
                 failed.append(True)
                 raise urllib3.exceptions.SSLError("bad record mac")
@@ -480,3 +480,19 @@ def test_a_new_version_without_a_validator_is_not_taken_for_the_old_one(emu, ver
     with emu.client(range_size=RANGE) as client:
         client.download_resource(versioned, "file_v", "file", tmp_path / "v.bin", progress=progress)
     assert (tmp_path / "v.bin").read_bytes() == new
+
+
+def test_a_download_into_a_file_reads_into_one_buffer_and_reuses_its_connection(emu, served, tmp_path, monkeypatch):
+    # every range of a path download is read into one buffer, and the connection goes back to
+    # the pool after each: one connection for the token, the probe and every range
+    import urllib3
+
+    connects = []
+    real_connect = urllib3.connection.HTTPConnection.connect
+    monkeypatch.setattr(urllib3.connection.HTTPConnection, "connect",
+                        lambda self: connects.append(1) or real_connect(self))
+    with emu.client(range_size=RANGE) as client:
+        fetch(client, served, tmp_path)
+        assert len(ranges(emu)) == 4 and len(connects) == 1
+        data = client.read_resource(served, "file_big", "file", max_bytes=len(DATA))  # a stream: bytes of its own
+    assert bytes(data) == DATA and len(connects) == 1
