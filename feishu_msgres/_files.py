@@ -6,6 +6,7 @@ is never touched.
 """
 from __future__ import annotations
 
+import io
 import os
 from typing import IO, Optional, Set, Union
 
@@ -18,6 +19,8 @@ Dest = Union[PathLike, IO[bytes]]
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 class AtomicFile:
     """A file that appears at ``path`` only on ``commit()``; ``discard()`` leaves no trace."""
+
+    copies = True  # what is written is copied at once: the caller may reuse its buffer
 
     def __init__(self, path: str, overwrite: bool) -> None:
         self.path = path
@@ -100,6 +103,9 @@ def _naming(exc: OSError, path: str) -> OSError:
     return type(exc)(exc.errno, exc.strerror or str(exc), path)
 
 
+_COPYING = (io.FileIO, io.BufferedWriter, io.BufferedRandom, io.BytesIO)
+
+
 class _FileObject:
     """A caller's file object: written as is; on failure what was written stays (theirs)."""
 
@@ -107,6 +113,8 @@ class _FileObject:
         self.file = file
         self.path: Optional[str] = None
         self.start = _position(file)  # where to rewind to, if it can be
+        # The standard library's files copy what they are given; another object may keep it.
+        self.copies = type(file) in _COPYING
 
     def restart(self) -> bool:
         """Rewind to where the download began writing, and cut what came after, if the file

@@ -82,9 +82,10 @@ class Transfer:
         self._reused: Optional[bytearray] = None
 
     def _buffer(self) -> Optional[bytearray]:
-        """One buffer read into again and again, for a file of ours (bytes given to a caller
-        or to a caller's file object must stay as they are, so they get their own)."""
-        if self.sink is None or self.sink.path is None:
+        """One buffer read into again and again, for a sink that copies what it is given (a
+        file of ours, the standard library's files); bytes given to a caller, or to another
+        object that may keep them, get their own."""
+        if self.sink is None or not self.sink.copies:
             return None
         if self._reused is None:
             self._reused = bytearray(self.source.settings.chunk_size)

@@ -496,3 +496,20 @@ def test_a_download_into_a_file_reads_into_one_buffer_and_reuses_its_connection(
         assert len(ranges(emu)) == 4 and len(connects) == 1
         data = client.read_resource(served, "file_big", "file", max_bytes=len(DATA))  # a stream: bytes of its own
     assert bytes(data) == DATA and len(connects) == 1
+
+
+def test_a_file_object_that_may_keep_what_it_is_given_gets_bytes_of_its_own(emu, served, tmp_path):
+    class Keeper:  # keeps each piece it is written, as some user objects do
+        def __init__(self):
+            self.pieces = []
+
+        def write(self, data):
+            self.pieces.append(data)
+
+    keeper = Keeper()
+    with emu.client(range_size=RANGE) as client:
+        client.download_resource(served, "file_big", "file", keeper)
+        with open(str(tmp_path / "f.bin"), "wb") as real:  # a file of the standard library copies
+            client.download_resource(served, "file_big", "file", real)
+    assert b"".join(bytes(p) for p in keeper.pieces) == DATA
+    assert (tmp_path / "f.bin").read_bytes() == DATA
