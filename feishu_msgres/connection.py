@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple, Ty
 import requests
 
 from .answers import read_json
-from .endpoints import Call
+from .endpoints import Call, full_url
 from .errors import ConfigError
 from .platforms import Dialect
 from .ratelimit import Gate
@@ -35,7 +35,7 @@ class Connection(NamedTuple):
         return self._replace(gate=gate)
 
     def url(self, path: str) -> str:
-        return path if is_url(path) else self.base_url + path
+        return full_url(self.base_url, path)
 
     def send(self, call: Call, *, auth: Any = None, stream: bool = False, headers: Optional[Dict[str, str]] = None,
              env: Optional[Dict[str, Any]] = None) -> requests.Response:
@@ -50,11 +50,6 @@ class Connection(NamedTuple):
 
     def environment(self, path: str) -> Dict[str, Any]:
         return environment_for(self.session, self.url(path))
-
-
-def is_url(path: str) -> bool:
-    """A whole URL rather than a path (a path's query may hold ``://``)."""
-    return path.startswith(("http://", "https://"))
 
 
 def checked_base_url(base_url: str) -> str:

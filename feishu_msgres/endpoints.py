@@ -59,7 +59,7 @@ class Call(NamedTuple):
 
     def shown(self, base_url: str, auth_header: Optional[str] = None) -> Dict[str, Any]:
         """A JSON-ready line for ``--dry-run``; ``auth_header``: the header the token goes in."""
-        url = self.path if self.path.startswith(("http://", "https://")) else base_url + self.path
+        url = full_url(base_url, self.path)
         line: Dict[str, Any] = {"method": self.method, "url": url, "query": dict(self.params)}
         headers = dict(self.headers)
         if auth_header:
@@ -69,6 +69,11 @@ class Call(NamedTuple):
         if self.json is not None:
             line["body"] = self.masked().json
         return line
+
+
+def full_url(base_url: str, path: str) -> str:
+    """``path`` under ``base_url``, unless it is a whole URL already (a query may hold ``://``)."""
+    return path if path.startswith(("http://", "https://")) else base_url + path
 
 
 def quote_id(what: str, value: Any) -> str:

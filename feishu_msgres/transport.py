@@ -288,12 +288,9 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def path_of(url: str) -> str:
+def _path(url: str) -> str:
     """The URL without its query: nothing secret travels there today, and errors stay short."""
     return url.split("?", 1)[0]
-
-
-_path = path_of
 
 
 def _reason(exc: BaseException) -> str:
