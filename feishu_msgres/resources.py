@@ -59,7 +59,8 @@ def read_bytes(source: Source, *, max_bytes: int = READ_LIMIT) -> "ResourceData"
 class ResourceStream:
     """The bytes of one resource as an iterator of chunks, resumed after breaks like any
     download. ``content_type``, ``filename`` (the server's, made safe) and ``size`` are
-    known as soon as it exists; iterate it once, or ``close()`` it if you stop early."""
+    known as soon as it exists; iterate it once, or ``close()`` it if you stop early.
+    ``sha256``: with ``checksum=True``, the hex digest of every byte once all are read."""
 
     def __init__(self, transfer: Transfer) -> None:
         self._transfer = transfer.open()
@@ -74,6 +75,11 @@ class ResourceStream:
 
     def __iter__(self) -> Iterator[bytes]:
         return self._chunks
+
+    @property
+    def sha256(self) -> Optional[str]:
+        """None before the last byte is read, and without ``checksum=True``."""
+        return self._transfer.sha256
 
     def close(self) -> None:
         """Stop: the response in flight is closed (a WSGI server calls this too)."""

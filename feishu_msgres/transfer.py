@@ -80,6 +80,13 @@ class Transfer:
         self._first: Optional[Tuple[requests.Response, Expect]] = None
         self._response: Optional[requests.Response] = None  # the answer being read
         self._reused: Optional[bytearray] = None
+        self.complete = False  # every byte delivered
+
+    @property
+    def sha256(self) -> Optional[str]:
+        """The hex sha256 of every byte, once all are delivered (with checksum=True)."""
+        digest = self.counter.hash
+        return digest.hexdigest() if digest is not None and self.complete else None
 
     def _buffer(self) -> Optional[bytearray]:
         """One buffer read into again and again, for a sink that copies what it is given (a
@@ -116,6 +123,7 @@ class Transfer:
         while True:
             try:
                 yield from self._chunks_once()
+                self.complete = True
                 return
             except ResourceChangedError:
                 if self.target is None or restarts >= RESTARTS or not self._can_start_over():
@@ -168,7 +176,7 @@ class Transfer:
             content_type=self.content_type,
             filename=self.server_name,
             path=self.sink.path if self.sink is not None else None,
-            sha256=self.counter.hash.hexdigest() if self.counter.hash is not None else None,
+            sha256=self.sha256,
         )
 
     # -- the first answer: size, name, and where to write --------------------------------

@@ -379,3 +379,20 @@ def test_without_locks_stale_parts_go_when_they_can(tmp_path, monkeypatch):
     monkeypatch.setattr(parts, "fcntl", None)  # Windows: an open file cannot be removed, so try
     (tmp_path / ".x.pdf.0123abcd.part").write_bytes(b"stale")
     assert parts.remove_stale(str(tmp_path)) == 1 and os.listdir(str(tmp_path)) == []
+
+
+def test_a_stream_tells_its_sha256_once_read_to_the_end(emu_client, served):
+    with emu_client.open_resource(served, "file_1", "file", checksum=True) as stream:
+        chunks = iter(stream)
+        first = next(chunks)
+        assert stream.sha256 is None  # not yet: a partial digest would look like the file's
+        data = bytes(first) + b"".join(chunks)
+        assert stream.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert data == DATA
+
+
+def test_a_stream_without_checksum_has_no_sha256(emu_client, served):
+    with emu_client.open_resource(served, "file_1", "file") as stream:
+        for _ in stream:
+            pass
+        assert stream.sha256 is None
