@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 
-from .answers import code_of
+from .answers import code_of, is_json_call
 from .endpoints import Call
 from .errors import APIError
 from .platforms import Dialect
@@ -225,7 +225,9 @@ class TokenAuth(requests.auth.AuthBase):
         return request
 
     def _resend_if_rejected(self, response: requests.Response, **kwargs: Any) -> requests.Response:
-        if kwargs.get("stream") and response.status_code < 400:
+        if not kwargs.get("stream"):
+            _ = response.content  # read now, as requests would next (a caller's own request)
+        elif response.status_code < 400 and not is_json_call(response):
             return response  # a streamed success is the resource itself: do not read into it
         if not self.dialect.token_rejected(response.status_code, code_of(response, self.dialect)):
             return response

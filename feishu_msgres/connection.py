@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple, Ty
 
 import requests
 
-from .answers import read_json
+from .answers import json_call, read_json
 from .endpoints import Call, full_url
 from .errors import ConfigError
 from .platforms import Dialect
@@ -38,15 +38,18 @@ class Connection(NamedTuple):
         return full_url(self.base_url, path)
 
     def send(self, call: Call, *, auth: Any = None, stream: bool = False, headers: Optional[Dict[str, str]] = None,
-             env: Optional[Dict[str, Any]] = None) -> requests.Response:
+             env: Optional[Dict[str, Any]] = None, hooks: Optional[Dict[str, Any]] = None) -> requests.Response:
         """Send ``call`` (with more ``headers``) through this connection's gate."""
         merged = dict(call.headers, **headers) if headers else call.headers
         return send(self.session, call.method, self.url(call.path), gate=self.gate, env=env, timeout=self.timeout,
-                    stream=stream, auth=auth, params=call.params or None, headers=merged or None, json=call.body())
+                    stream=stream, auth=auth, params=call.params or None, headers=merged or None, json=call.body(),
+                    hooks=hooks)
 
     def json(self, call: Call, *, auth: Any = None, dialect: Optional[Dialect] = None) -> Dict[str, Any]:
-        """Send ``call`` and read its JSON answer (or raise the APIError it carries)."""
-        return read_json(self.send(call, auth=auth), dialect or self.dialect)
+        """Send ``call`` and read its JSON answer (or raise the APIError it carries). Streamed,
+        so that its size and time are bounded (``answers.read_json``)."""
+        answer = self.send(call, auth=auth, stream=True, hooks={"response": json_call})
+        return read_json(answer, dialect or self.dialect)
 
     def environment(self, path: str) -> Dict[str, Any]:
         return environment_for(self.session, self.url(path))
