@@ -9,18 +9,20 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
 
+import attr
 import requests
 
 from . import endpoints
+from .answers import code_of
 from .auth import FetchedToken, Secret, StaticToken, StoreAppToken, TokenAuth, store_key
 from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, own_session
 from .download import MIN_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, READ_LIMIT, RESUME_TRIES, DownloadSettings, Plan
 from .endpoints import Call, Time
 from .errors import APIError, ConfigError, FeishuError
 from .models import DownloadResult, Message, Resource, ResourceDownload
-from .platforms import platform_named
+from .platforms import FORWARDED_REFUSALS, platform_named
 from .ratelimit import Gate, RateLimiter
-from .transport import Retry, send
+from .transport import Retry, log, send
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._files import Dest
@@ -179,7 +181,7 @@ class Client(ClientBase):
             items = data.get("items") if "items" in data else ([data] if data.get("message_id") else None)
         if not items:
             raise APIError(None, "the answer for %s holds no message" % message_id)
-        return Message.from_items(items)
+        return Message.from_items(items, message_id)
 
     def iter_messages(self, container_id: str, start_time: Time = None, end_time: Time = None, sort: str = "asc",
                       page_size: int = 50, container_id_type: str = "chat") -> Iterator[Message]:
@@ -222,31 +224,51 @@ class Client(ClientBase):
         first = Plan(file_key, type == "file", self.download_settings).first_headers()
         return Call(call.method, call.path, call.params, dict(call.headers, **first))
 
-    def _source(self, message_id: str, file_key: str, type: str) -> "Source":
+    def _source(self, message_id: str, file_key: str, type: str, container_id: Optional[str] = None,
+                served: Optional[List[str]] = None) -> "Source":
+        """``container_id``: the merge_forward message ``message_id`` was forwarded in. When
+        the child's own id is refused (``FORWARDED_REFUSALS``), the container's is tried,
+        once, and then asked for every range; ``served`` ends with the id that served."""
         from .transfer import Source
 
-        call = endpoints.resource(self.spec, message_id, file_key, type)
-        conn, auth = self.connection, self._auth
-        env = conn.environment(call.path)  # read once: a download sends many requests to one URL
+        ids = [message_id] + ([container_id] if container_id and container_id != message_id else [])
+        calls = [endpoints.resource(self.spec, i, file_key, type) for i in ids]
+        conn, auth, dialect = self.connection, self._auth, self.spec.dialect
+        env = conn.environment(calls[0].path)  # read once: a download sends many requests to one URL
+        served = [] if served is None else served
+        served.append(message_id)
 
         def open_response(headers: Dict[str, str]) -> requests.Response:
-            return conn.send(call, auth=auth, stream=True, headers=headers, env=env)
+            response = conn.send(calls[0], auth=auth, stream=True, headers=headers, env=env)
+            if len(calls) > 1 and response.status_code == 400 and code_of(response, dialect) in FORWARDED_REFUSALS:
+                log.debug("%s: refused under the forwarded message %s; asking under %s", file_key, ids[0], ids[1])
+                response.close()
+                del calls[0], ids[0]
+                served.append(ids[0])
+                response = conn.send(calls[0], auth=auth, stream=True, headers=headers, env=env)
+            return response
 
-        return Source(open_response, file_key, type == "file", self.spec.dialect, self.download_settings, conn.gate)
+        return Source(open_response, file_key, type == "file", dialect, self.download_settings, conn.gate)
 
     def download_resource(self, message_id: str, file_key: str, type: str, dest: "Dest", *, overwrite: bool = False,
                           progress: Optional["Progress"] = None, checksum: bool = False, add_extension: bool = False,
-                          _taken: Optional[Set[str]] = None) -> DownloadResult:
+                          container_id: Optional[str] = None, _taken: Optional[Set[str]] = None) -> DownloadResult:
         """Download one image or file of a message to a file object, a path or a folder.
 
         Files go in HTTP Range requests (a probe, then ranges from ``range_size`` up);
         images in one GET. Breaks resume from the last byte; a path is only ever written
         whole. ``add_extension``: a path without an extension gets the server's.
+        ``container_id`` (``Resource.container_id``): the merge_forward message this one was
+        forwarded in, asked once if the service refuses ``message_id``; the result's
+        ``message_id`` says which served.
         """
         from .resources import save
 
-        return save(self._source(message_id, file_key, type), dest, overwrite=overwrite, progress=progress,
-                    checksum=checksum, add_extension=add_extension, taken=_taken)
+        served: List[str] = []
+        source = self._source(message_id, file_key, type, container_id, served)
+        result = save(source, dest, overwrite=overwrite, progress=progress,
+                      checksum=checksum, add_extension=add_extension, taken=_taken)
+        return attr.evolve(result, message_id=served[-1])
 
     def open_resource(self, message_id: str, file_key: str, type: str, *, progress: Optional["Progress"] = None,
                       checksum: bool = False) -> "ResourceStream":
@@ -296,7 +318,8 @@ class Client(ClientBase):
             report = None if progress is None else functools.partial(progress, res)
             try:
                 result = self.download_resource(res.message_id, res.file_key, res.type, folder, overwrite=overwrite,
-                                                progress=report, checksum=checksum, _taken=taken)
+                                                progress=report, checksum=checksum, container_id=res.container_id,
+                                                _taken=taken)
             except (FeishuError, OSError) as exc:  # OSError: the disk (full, no permission)
                 yield ResourceDownload(res, error=exc)
             else:

@@ -33,7 +33,7 @@ def find_resources(msg_type: Optional[str], content: Dict[str, Any]) -> List[Fou
         found += _image(content.get("image_key"))
     elif msg_type in ("file", "audio"):
         found += _file(content.get("file_key"), content.get("file_name"))
-    elif msg_type == "media":
+    elif msg_type in ("media", "video"):  # "video": sent by the service too; lark-cli reads it as media
         found += _file(content.get("file_key"), content.get("file_name"))
         found += _image(content.get("image_key"))  # the video's cover
     elif msg_type == "post":

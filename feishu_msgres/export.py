@@ -72,7 +72,7 @@ class ExportClient(Protocol):
 
     def download_resource(self, message_id: str, file_key: str, type: str, dest: str, *, overwrite: bool,
                           progress: Optional[Callable[[int, Optional[int]], None]], checksum: bool,
-                          _taken: Optional[Set[str]]) -> DownloadResult: ...
+                          container_id: Optional[str], _taken: Optional[Set[str]]) -> DownloadResult: ...
 
 
 @attr.s(auto_attribs=True)
@@ -295,7 +295,7 @@ class _Run:
         try:
             result = self.client.download_resource(
                 res.message_id, res.file_key, res.type, target,
-                overwrite=True, progress=report, checksum=True, _taken=taken,
+                overwrite=True, progress=report, checksum=True, container_id=res.container_id, _taken=taken,
             )
         except (FeishuError, OSError) as exc:
             line = ManifestLine.failure(_key(res), exc)

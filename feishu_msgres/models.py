@@ -112,6 +112,10 @@ class Resource:
     file_key: str
     type: str  # "image" or "file", the resource API's ``type``
     name: Optional[str] = None  # the file name the content gives, if any
+    # The merge_forward message this one was forwarded in (the outermost, the one in the
+    # chat): the resource API refuses a forwarded message's own id (234043), and reports
+    # from the live service say it serves the key under this one's.
+    container_id: Optional[str] = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], message_id: str = "") -> Optional["Resource"]:
@@ -121,7 +125,8 @@ class Resource:
         if not isinstance(file_key, str) or not isinstance(kind, str):
             return None
         owner = data.get("message_id")
-        return cls(owner if isinstance(owner, str) else message_id, file_key, kind, _maybe_str(data.get("name")))
+        return cls(owner if isinstance(owner, str) else message_id, file_key, kind, _maybe_str(data.get("name")),
+                   _maybe_str(data.get("container_id")))
 
 
 @attr.frozen
@@ -145,8 +150,13 @@ class Message:
     raw: Dict[str, Any] = attr.field(factory=dict, eq=False, repr=False)
 
     @classmethod
-    def from_api(cls, item: Mapping[str, Any], children: Tuple["Message", ...] = ()) -> "Message":
+    def from_api(cls, item: Mapping[str, Any], children: Tuple["Message", ...] = (),
+                 container_id: Optional[str] = None) -> "Message":
+        """One item of the API's answer. A recalled or deleted message keeps its content but
+        offers no resources: the service refuses them (230110). ``container_id``: the
+        merge_forward message it was forwarded in (else its ``upper_message_id``, if any)."""
         message_id = str(item.get("message_id") or "")
+        deleted = bool(item.get("deleted"))
         msg_type = _str(item.get("msg_type"))
         body = item.get("body")
         content = parse_content(body.get("content") if isinstance(body, Mapping) else None)
@@ -161,15 +171,15 @@ class Message:
             upper_message_id=_str(item.get("upper_message_id")),
             create_time=_time(item.get("create_time")),
             update_time=_time(item.get("update_time")),
-            deleted=bool(item.get("deleted")),
+            deleted=deleted,
             updated=bool(item.get("updated")),
             sender=Sender.from_api(item.get("sender")),
             mentions=tuple(
                 Mention.from_api(m) for m in (mentions or []) if isinstance(m, Mapping)
             ),
             content=content,
-            resources=tuple(
-                Resource(message_id, key, kind, name)
+            resources=() if deleted else tuple(
+                Resource(message_id, key, kind, name, container_id or _str(item.get("upper_message_id")))
                 for key, kind, name in find_resources(msg_type, content)
             ),
             children=children,
@@ -177,26 +187,30 @@ class Message:
         )
 
     @classmethod
-    def from_items(cls, items: List[Mapping[str, Any]]) -> "Message":
-        """The first item with the rest as its merge_forward tree (by ``upper_message_id``).
+    def from_items(cls, items: List[Mapping[str, Any]], message_id: Optional[str] = None) -> "Message":
+        """The message ``message_id`` (else the first item) with the rest as its merge_forward
+        tree (by ``upper_message_id``). The message get document promises the message and
+        its children, not their order.
 
-        A child whose upper message is not in the list hangs under the first item.
+        A child whose upper message is not in the list hangs under the top message.
         """
         items = [i for i in items if isinstance(i, Mapping)]
         if not items:
             raise ValueError("no message in the answer")
-        top = items[0]
+        top = next((i for i in items if message_id and i.get("message_id") == message_id), items[0])
         top_id = top.get("message_id")
         known = {i.get("message_id") for i in items}
         under: Dict[Any, List[Mapping[str, Any]]] = defaultdict(list)
-        for item in items[1:]:
-            upper = item.get("upper_message_id")
-            under[upper if upper in known and upper != item.get("message_id") else top_id].append(item)
+        for item in items:
+            if item is not top:
+                upper = item.get("upper_message_id")
+                under[upper if upper in known and upper != item.get("message_id") else top_id].append(item)
+        forwarded_in = _str(top_id) if top.get("msg_type") == "merge_forward" else None
 
         def build(item: Mapping[str, Any], path: FrozenSet[Any]) -> "Message":
             mid = item.get("message_id")
             kids = tuple(build(k, path | {mid}) for k in under.get(mid, []) if k.get("message_id") not in path)
-            return cls.from_api(item, kids)
+            return cls.from_api(item, kids, forwarded_in if item is not top else None)
 
         return build(top, frozenset())
 
@@ -236,7 +250,7 @@ class Message:
 
     def to_dict(self) -> Dict[str, Any]:
         """Plain JSON-ready data: times as ISO 8601 strings, children and resources as lists."""
-        return attr.asdict(self, filter=lambda a, _: a.name != "raw", value_serializer=_jsonable)
+        return attr.asdict(self, filter=_shown, value_serializer=_jsonable)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Message":
@@ -267,6 +281,12 @@ class Message:
         )
 
 
+def _shown(field: "attr.Attribute[Any]", value: Any) -> bool:
+    """What ``to_dict`` writes: not ``raw``; a resource's ``container_id`` only when it has
+    one (the lines of earlier exports stay as they were)."""
+    return field.name != "raw" and not (field.name == "container_id" and value is None)
+
+
 def _jsonable(_inst: Any, _field: Any, value: Any) -> Any:
     return value.isoformat() if isinstance(value, _dt.datetime) else value
 
@@ -278,6 +298,9 @@ class DownloadResult:
     filename: Optional[str]  # the server's file name (made safe), None when it sent none
     path: Optional[str]  # where it was saved; None when written to a file object
     sha256: Optional[str] = None  # hex digest, with checksum=True
+    # The message id that served it: the merge_forward container's when a forwarded
+    # message's own id was refused (None where ids play no part: DingTalk).
+    message_id: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The command's JSON line for a saved file (``saved_path`` normalised)."""
@@ -310,6 +333,8 @@ class ResourceDownload:
         }
         if self.result is not None:
             data.update(self.result.to_dict())
+            if self.result.message_id not in (None, self.resource.message_id):
+                data["served_by"] = self.result.message_id  # the merge_forward container
         if self.error is not None:
             data["error"] = str(self.error)
             data["code"] = getattr(self.error, "code", None)

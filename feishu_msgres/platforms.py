@@ -114,6 +114,9 @@ FEISHU_CODES: Dict[int, Entry] = {
 
 # Tokens the server calls invalid: dropped, fetched anew, and the call sent once more.
 FEISHU_REJECTED_TOKENS = (99991661, 99991663, 99991668)
+# The resource API's refusals of a forwarded message's own id: 234043 (seed 000, "usage
+# limits": no resources of merge_forward children) and, as field reports show, 234003.
+FORWARDED_REFUSALS = frozenset((234043, 234003))
 
 FEISHU = Dialect("feishu", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS, msg_keys=("msg", "message"))
 BOSSHI = Dialect("bosshi", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS,

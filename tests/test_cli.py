@@ -92,7 +92,8 @@ def test_get_prints_the_message_as_json(tmp_path, emu, chat):
     data = json.loads(done.stdout)
     assert data["msg_type"] == "merge_forward"
     assert data["children"][0]["resources"] == [
-        {"message_id": data["children"][0]["message_id"], "file_key": "img_f", "type": "image", "name": None}]
+        {"message_id": data["children"][0]["message_id"], "file_key": "img_f", "type": "image", "name": None,
+         "container_id": data["message_id"]}]  # the resource API may serve it only under the container
     assert data["create_time"].endswith("+00:00")
 
 

@@ -79,6 +79,11 @@ class FeishuService(LoopbackEmulator):
         self._resources: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._tokens: Dict[str, float] = {}
         self._counter = 0
+        # Resources of merge_forward children: seed 000 ("usage limits") refuses both the
+        # child's id and the container's (234043), the default here. Reports from the live
+        # service (NousResearch/hermes-agent PR #66729 downloads a child's images under the
+        # container's id) say the container serves them: set True to model that.
+        self.forwarded_served_by_container = False
 
     def _issue_token(self, prefix: str = "t-") -> str:
         with self._lock:
@@ -203,13 +208,18 @@ class FeishuHandler(BaseHandler):
                 "id": sender.get("id"), "idType": sender.get("id_type"), "senderType": sender.get("sender_type"),
                 "tenantKey": sender.get("tenant_key")})
             return self._json(200, {"code": 0, "msg": "操作成功", "data": data})
-        items = [item]
-        pending = list(emu._children.get(message_id, []))
+        items = [item] + [emu._messages[child] for child in self._descendants(message_id)]
+        self._json(200, {"code": 0, "msg": "success", "data": {"items": items}})
+
+    def _descendants(self, message_id: str) -> List[str]:
+        """The merge_forward sub-messages under ``message_id``, breadth first."""
+        found: List[str] = []
+        pending = list(self.emulator._children.get(message_id, []))
         while pending:
             child = pending.pop(0)
-            items.append(emu._messages[child])
-            pending.extend(emu._children.get(child, []))
-        self._json(200, {"code": 0, "msg": "success", "data": {"items": items}})
+            found.append(child)
+            pending.extend(self.emulator._children.get(child, []))
+        return found
 
     def _list(self, query: Dict[str, str]) -> None:
         """The history of a chat or a thread: top-level messages only, paged."""
@@ -249,9 +259,12 @@ class FeishuHandler(BaseHandler):
             return self._error(400, 234001, "Invalid request param.")
         if item.get("deleted"):
             return self._error(400, 230110, "Action unavailable as the message has been deleted.")
-        if item.get("upper_message_id") or item.get("msg_type") in ("merge_forward", "interactive"):
-            return self._error(400, 234043, "Unsupported message type.")  # forwards, their children, cards
         res = emu._resources.get((message_id, file_key))
+        if item.get("msg_type") == "merge_forward" and emu.forwarded_served_by_container:
+            res = next((emu._resources[(c, file_key)] for c in self._descendants(message_id)
+                        if (c, file_key) in emu._resources), None)
+        elif item.get("upper_message_id") or item.get("msg_type") in ("merge_forward", "interactive"):
+            return self._error(400, 234043, "Unsupported message type.")  # forwards, their children, cards
         if res is None or res["type"] != type_:
             return self._error(400, 234003, "File not in message.")
         if actions.limit is not None and self._answer_length(len(res["data"]), actions) > actions.limit:

@@ -1,0 +1,95 @@
+"""The client against what the service documents and does (issue 13): each case failed once."""
+import hashlib
+
+import pytest
+import responses
+
+import feishu_msgres as fm
+from feishu_msgres.models import Message
+from helpers import BASE, add_token
+
+MSG_URL = BASE + "/open-apis/im/v1/messages/om_top"
+
+
+def test_get_message_finds_the_message_asked_for_whatever_the_order(mock, client):
+    # seed 001 promises the message and its children in items, not that it comes first
+    add_token(mock)
+    mock.add(responses.GET, MSG_URL, json={"code": 0, "data": {"items": [
+        {"message_id": "om_child", "msg_type": "image", "upper_message_id": "om_top",
+         "body": {"content": '{"image_key": "img_c"}'}},
+        {"message_id": "om_top", "msg_type": "merge_forward", "body": {"content": "Merged and Forwarded Message"}},
+    ]}})
+    message = client.get_message("om_top")
+    assert message.message_id == "om_top" and message.msg_type == "merge_forward"
+    assert [c.message_id for c in message.children] == ["om_child"]
+    assert message.children[0].resources[0].container_id == "om_top"
+
+
+def test_a_deleted_message_keeps_its_content_but_offers_no_resources():
+    item = {"message_id": "om_d", "msg_type": "file", "deleted": True,
+            "body": {"content": '{"file_key": "file_x", "file_name": "a.pdf"}'}}
+    message = Message.from_api(item)
+    assert message.deleted and message.content == {"file_key": "file_x", "file_name": "a.pdf"}
+    assert message.resources == ()  # the service answers 230110 for them
+
+
+def test_download_all_of_a_deleted_message_asks_for_nothing(emu, tmp_path):
+    mid = emu.add_message("file", {"file_key": "file_x"}, deleted=True)
+    emu.add_resource(mid, "file_x", b"gone")
+    with emu.client() as client:
+        assert client.download_all(mid, tmp_path) == []
+    assert [r.kind for r in emu.requests if r.kind == "resource"] == []
+
+
+def test_a_video_message_offers_its_file_and_cover():
+    content = '{"file_key": "file_v", "image_key": "img_v", "file_name": "clip.mp4", "duration": 3000}'
+    message = Message.from_api({"message_id": "om_v", "msg_type": "video", "body": {"content": content}})
+    assert [(r.file_key, r.type, r.name) for r in message.resources] == [
+        ("file_v", "file", "clip.mp4"), ("img_v", "image", None)]
+
+
+@pytest.fixture
+def forwarded(emu):
+    top = emu.add_message("merge_forward", "Merged and Forwarded Message")
+    inner = emu.add_message("merge_forward", "Merged and Forwarded Message", upper_message_id=top)
+    child = emu.add_message("file", {"file_key": "file_f", "file_name": "f.pdf"}, upper_message_id=inner)
+    emu.add_resource(child, "file_f", b"forwarded bytes", filename="f.pdf")
+    return top, child
+
+
+def test_a_forwarded_file_refused_under_its_own_id_is_served_under_the_containers(emu, forwarded, tmp_path):
+    top, child = forwarded
+    emu.forwarded_served_by_container = True  # as the live service does, by field reports
+    with emu.client() as client:
+        (outcome,) = client.download_all(top, tmp_path)
+    assert outcome.ok, outcome.error
+    assert outcome.resource.container_id == top  # the outermost, not the inner forward
+    assert outcome.result.message_id == top  # which id served it
+    assert (tmp_path / "f.pdf").read_bytes() == b"forwarded bytes"
+    asked = [r.path.split("/")[5] for r in emu.requests if r.kind == "resource"]
+    assert asked == [child, top]
+
+
+def test_where_the_container_is_refused_too_the_error_stays_and_nothing_more_is_asked(emu, forwarded, tmp_path):
+    top, child = forwarded  # the document's behaviour: 234043 for both ids
+    with emu.client() as client:
+        (outcome,) = client.download_all(top, tmp_path)
+    assert isinstance(outcome.error, fm.APIError) and outcome.error.code == 234043
+    assert len([r for r in emu.requests if r.kind == "resource"]) == 2
+
+
+def test_a_message_of_its_own_is_served_under_its_own_id(emu, tmp_path):
+    mid = emu.add_message("file", {"file_key": "file_o"})
+    emu.add_resource(mid, "file_o", b"own")
+    with emu.client() as client:
+        result = client.download_resource(mid, "file_o", "file", tmp_path / "o.bin", checksum=True)
+    assert result.message_id == mid and result.sha256 == hashlib.sha256(b"own").hexdigest()
+
+
+def test_the_command_line_of_a_forwarded_file_says_which_id_served_it(emu, forwarded, tmp_path):
+    top, child = forwarded
+    emu.forwarded_served_by_container = True
+    with emu.client() as client:
+        (outcome,) = client.download_all(top, tmp_path)
+    line = outcome.to_dict()
+    assert line["message_id"] == child and line["served_by"] == top
