@@ -17,9 +17,14 @@ import requests
 
 from .answers import code_of, is_json_call
 from .endpoints import Call
-from .errors import APIError
+from .errors import APIError, Code
 from .platforms import Dialect
-from .transport import GatedAdapter, current_gate, log
+from .transport import RETRY_STATUSES, GatedAdapter, current_gate, log, retry_wait
+
+# "Try again" answers (99991400 on HTTP 400, 234019): resent this many times at most, after
+# the wait the answer asks for, else 0.5 s, 1 s, 2 s.
+RETRY_LATER_TRIES = 3
+RETRY_LATER_BACKOFF = 0.5
 
 # Refresh this long before the server's expiry: covers clock skew and a slow request.
 REFRESH_MARGIN = 300.0
@@ -197,16 +202,18 @@ class StoreAppToken(FetchedToken):
         try:
             return read_token(self._post(self._tenant_call(used)), self.field)
         except APIError as exc:
-            if not self._dialect.token_rejected(exc.http_status or 0, exc.code):
+            if not self._dialect.app_token_rejected(exc.code):
                 raise
             self.app_token.invalidate(used)  # the app token went stale: once more with a new one
             return read_token(self._post(self._tenant_call(self.app_token.get())), self.field)
 
 
 class TokenAuth(requests.auth.AuthBase):
-    """Puts the token on each request, and when the server calls it invalid, drops it,
-    fetches a new one and resends the request once (requests' ``HTTPDigestAuth.handle_401``
-    is the model: the auth owns the resend, the client does not know)."""
+    """Puts the token on each request, and reads each answer's code: a token the server calls
+    invalid is dropped, a new one fetched and the request resent once; a code that says "try
+    again" (the dialect's ``retry_later_codes``, whatever the HTTP status) is resent after a
+    wait, ``RETRY_LATER_TRIES`` times at most. requests' ``HTTPDigestAuth.handle_401`` is the
+    model: the auth owns the resend, the client does not know."""
 
     def __init__(self, provider: Any, dialect: Dialect, header: str = "Authorization",
                  scheme: str = "Bearer ") -> None:
@@ -220,29 +227,47 @@ class TokenAuth(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers[self.header] = self.scheme + self.provider.get()
-        if self.provider.refreshable:
-            request.register_hook("response", self._resend_if_rejected)  # type: ignore[no-untyped-call]
+        if self.provider.refreshable or self.dialect.retry_later_codes:
+            request.register_hook("response", self._on_answer)  # type: ignore[no-untyped-call]
         return request
 
-    def _resend_if_rejected(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+    def _on_answer(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        code = self._code(response, kwargs)
+        if self.provider.refreshable and self.dialect.token_rejected(response.status_code, code):
+            used = self.token_of(response.request)
+            log.debug("%s: the token was rejected; fetching a new one and sending once more",
+                      response.request.method)
+            if used:
+                self.provider.invalidate(used)
+            return self._resend(response, kwargs)
+        for attempt in range(RETRY_LATER_TRIES):
+            if not self.dialect.retry_later(code) or response.status_code in RETRY_STATUSES:
+                break  # (the transport has retried those statuses already)
+            wait = retry_wait(response, default=RETRY_LATER_BACKOFF * 2 ** attempt)
+            log.debug("%s: code %s says try again; again in %.1f s", response.request.method, code, wait)
+            current_gate().wait(wait)
+            response = self._resend(response, kwargs)
+            code = self._code(response, kwargs)
+        return response
+
+    def _code(self, response: requests.Response, kwargs: Dict[str, Any]) -> Code:
+        """The API code of an answer; None for a streamed success that is not an API call's
+        JSON: that is the resource itself, and reading into it would take its bytes."""
         if not kwargs.get("stream"):
             _ = response.content  # read now, as requests would next (a caller's own request)
         elif response.status_code < 400 and not is_json_call(response):
-            return response  # a streamed success is the resource itself: do not read into it
-        if not self.dialect.token_rejected(response.status_code, code_of(response, self.dialect)):
-            return response
-        used = self.token_of(response.request)
-        log.debug("%s: the token was rejected; fetching a new one and sending once more",
-                  response.request.method)
+            return None
+        return code_of(response, self.dialect)
+
+    def _resend(self, response: requests.Response, kwargs: Dict[str, Any]) -> requests.Response:
+        """The request of ``response`` once more, with the provider's token as it is now."""
         response.close()
-        if used:
-            self.provider.invalidate(used)
         again = response.request.copy()
         again.headers[self.header] = self.scheme + self.provider.get()
         if not isinstance(response.connection, GatedAdapter):
             current_gate().acquire()  # a session of the caller's own: the resend takes a slot here
         resent: requests.Response = response.connection.send(again, **kwargs)
-        resent.history.append(response)
+        resent.history = response.history + [response]
         resent.request = again
         return resent
 

@@ -34,11 +34,14 @@ class Dialect:
     def __init__(self, name: str, errors: ErrorTable, rejected_token_codes: Sequence[Any],
                  msg_keys: Sequence[str] = ("msg",), log_id_keys: Sequence[str] = ("log_id",),
                  parse: Callable[[Any], Code] = parse_code, body_log_id_first: bool = False,
-                 rejected_token_statuses: Sequence[int] = ()) -> None:
+                 rejected_token_statuses: Sequence[int] = (), rejected_app_token_codes: Sequence[Any] = (),
+                 retry_later_codes: Sequence[Any] = ()) -> None:
         self.name = name
         self.errors = errors
         self.rejected_token_codes: FrozenSet[Any] = frozenset(rejected_token_codes)
         self.rejected_token_statuses = frozenset(rejected_token_statuses)
+        self.rejected_app_token_codes: FrozenSet[Any] = frozenset(rejected_app_token_codes)
+        self.retry_later_codes: FrozenSet[Any] = frozenset(retry_later_codes)
         self.msg_keys = tuple(msg_keys)
         self.log_id_keys = tuple(log_id_keys)
         self.parse = parse
@@ -57,6 +60,14 @@ class Dialect:
     def token_rejected(self, http_status: int, code: Code) -> bool:
         """The token this request carried is invalid or expired: drop it, fetch, resend once."""
         return code in self.rejected_token_codes or http_status in self.rejected_token_statuses
+
+    def app_token_rejected(self, code: Code) -> bool:
+        """A store app's app_access_token is no longer valid: drop it and fetch it anew."""
+        return code in self.rejected_app_token_codes
+
+    def retry_later(self, code: Code) -> bool:
+        """An answer whose code says "try again" (whatever its HTTP status)."""
+        return code in self.retry_later_codes
 
     def error(self, body: Mapping[str, Any], http_status: int, header_log_id: Optional[str],
               method: Optional[str] = None, path: Optional[str] = None) -> APIError:
@@ -80,10 +91,16 @@ FEISHU_CODES: Dict[int, Entry] = {
     10003: (AuthError, "Check FEISHU_APP_ID"),
     10014: (AuthError, "Check FEISHU_APP_SECRET"),
     10012: (AuthError, "The store app's app_ticket is invalid: use the latest one Feishu pushed"),
+    # (the server error code list: these come on HTTP 400 too, and are AuthError all the same)
     99991661: (AuthError, "The request carried no access token"),
     99991663: (AuthError, "The access token is invalid or expired"),
+    99991664: (AuthError, "The app access token is invalid"),
+    99991665: (AuthError, "The tenant access token is invalid"),
     99991668: (AuthError, "The user access token is invalid or expired"),
+    99991671: (AuthError, "The token is malformed: it must start with t- or u-"),
+    99991677: (AuthError, "The token has expired; refresh it"),
     99991672: (PermissionDeniedError, "The app lacks an API scope; enable it in the developer console"),
+    99991676: (PermissionDeniedError, "The token lacks the permission this API needs"),
     99991679: (PermissionDeniedError, "The user has not granted the scope this API needs"),
     99991400: (RateLimitError, "Rate limited; slow down (see x-ogw-ratelimit-reset)"),
     # message get (seed 001)
@@ -100,7 +117,7 @@ FEISHU_CODES: Dict[int, Entry] = {
     234003: (NotFoundError, "The file_key does not belong to this message_id"),
     234004: (PermissionDeniedError, "Add the bot to the chat of this message"),
     234009: (PermissionDeniedError, "Not supported in external chats"),
-    234019: (PermissionDeniedError, "The app's permissions could not be read; try again"),
+    234019: (PermissionDeniedError, "The app's permissions could not be read; retried, still failing"),
     234037: (TooLargeError, "The API serves resources up to 100 MB only"),
     234038: (PermissionDeniedError, "The message or chat is in restricted (anti-leak) mode"),
     234040: (PermissionDeniedError, "The message is invisible to the operator (history hidden from new members?)"),
@@ -112,14 +129,24 @@ FEISHU_CODES: Dict[int, Entry] = {
     ),
 }
 
-# Tokens the server calls invalid: dropped, fetched anew, and the call sent once more.
-FEISHU_REJECTED_TOKENS = (99991661, 99991663, 99991668)
+# Tokens the server calls invalid (the server error code list): dropped, fetched anew, and
+# the call sent once more.
+FEISHU_REJECTED_TOKENS = (99991661, 99991663, 99991665, 99991668, 99991671, 99991677)
+# A store app's app_access_token gone stale, as the official SDKs drop it (oapi-sdk-java's
+# INVALID_ACCESS_TOKEN_CODES; oapi-sdk-go the same three).
+FEISHU_REJECTED_APP_TOKENS = (99991663, 99991664, 99991671)
+# Answers that say "try again", retried with backoff whatever their status: 99991400, the
+# rate limit (Feishu sends it on HTTP 400 as well as 429; the SDKs' flow-control codes),
+# and 234019 (seed 000: "未获取到应用的权限信息，请重试").
+FEISHU_RETRY_LATER = (99991400, 234019)
 # The resource API's refusals of a forwarded message's own id: 234043 (seed 000, "usage
 # limits": no resources of merge_forward children) and, as field reports show, 234003.
 FORWARDED_REFUSALS = frozenset((234043, 234003))
 
-FEISHU = Dialect("feishu", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS, msg_keys=("msg", "message"))
+FEISHU = Dialect("feishu", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS, msg_keys=("msg", "message"),
+                 rejected_app_token_codes=FEISHU_REJECTED_APP_TOKENS, retry_later_codes=FEISHU_RETRY_LATER)
 BOSSHI = Dialect("bosshi", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS,
+                 rejected_app_token_codes=FEISHU_REJECTED_APP_TOKENS, retry_later_codes=FEISHU_RETRY_LATER,
                  msg_keys=("msg", "message"), log_id_keys=("log_id", "traceId"))
 
 

@@ -93,3 +93,80 @@ def test_the_command_line_of_a_forwarded_file_says_which_id_served_it(emu, forwa
         (outcome,) = client.download_all(top, tmp_path)
     line = outcome.to_dict()
     assert line["message_id"] == child and line["served_by"] == top
+
+
+# -- error classes by code, whatever the HTTP status (the server error code list) --------------
+
+TOKEN_CODES = [99991661, 99991663, 99991664, 99991665, 99991668, 99991671, 99991677]
+
+
+@pytest.mark.parametrize("code", TOKEN_CODES)
+def test_token_codes_are_auth_errors_on_http_400(mock, code):
+    mock.add(responses.GET, MSG_URL, status=400, json={"code": code, "msg": "token problem"})
+    with fm.Client(user_access_token="u-static") as client:  # nothing to refetch: raised as is
+        with pytest.raises(fm.AuthError) as info:
+            client.get_message("om_top")
+    assert info.value.code == code and info.value.http_status == 400
+
+
+@pytest.mark.parametrize("code", [99991672, 99991676])
+def test_scope_codes_are_permission_errors(mock, client, code):
+    add_token(mock)
+    mock.add(responses.GET, MSG_URL, status=400, json={"code": code, "msg": "no permission"})
+    with pytest.raises(fm.PermissionDeniedError):
+        client.get_message("om_top")
+
+
+@pytest.mark.parametrize("code", [99991665, 99991671, 99991677])
+def test_more_tenant_token_codes_drop_the_token_and_resend(mock, client, code):
+    add_token(mock, "t-old")
+    add_token(mock, "t-new")
+    mock.add(responses.GET, MSG_URL, status=400, json={"code": code, "msg": "token problem"})
+    mock.add(responses.GET, MSG_URL, json={"code": 0, "data": {"items": [{"message_id": "om_top"}]}})
+    assert client.get_message("om_top").message_id == "om_top"
+
+
+@pytest.fixture
+def quick_retries(monkeypatch):
+    import feishu_msgres.auth as auth
+
+    monkeypatch.setattr(auth, "RETRY_LATER_BACKOFF", 0.01)
+
+
+def test_rate_limit_code_on_http_400_is_retried_after_the_wait_it_asks(mock, client, quick_retries):
+    add_token(mock)
+    mock.add(responses.GET, MSG_URL, status=400, json={"code": 99991400, "msg": "request trigger frequency limit"},
+             headers={"x-ogw-ratelimit-reset": "0"})
+    mock.add(responses.GET, MSG_URL, json={"code": 0, "data": {"items": [{"message_id": "om_top"}]}})
+    assert client.get_message("om_top").message_id == "om_top"
+    assert len([c for c in mock.calls if c.request.method == "GET"]) == 2
+
+
+def test_a_rate_limit_that_persists_is_a_rate_limit_error_after_three_resends(mock, client, quick_retries):
+    add_token(mock)
+    for _ in range(4):
+        mock.add(responses.GET, MSG_URL, status=400, json={"code": 99991400, "msg": "request trigger frequency limit"})
+    with pytest.raises(fm.RateLimitError):
+        client.get_message("om_top")
+    assert len([c for c in mock.calls if c.request.method == "GET"]) == 4
+
+
+def test_234019_on_a_download_is_retried_as_the_document_advises(emu, tmp_path, quick_retries):
+    mid = emu.add_message("file", {"file_key": "file_r"})
+    emu.add_resource(mid, "file_r", b"retried bytes")
+    emu.fail("resource", 400, times=2, code=234019, msg="scope CheckAppTenant fail.")
+    with emu.client() as client:
+        result = client.download_resource(mid, "file_r", "file", tmp_path / "r.bin")
+    assert (tmp_path / "r.bin").read_bytes() == b"retried bytes" and result.size == 13
+    assert len([r for r in emu.requests if r.kind == "resource"]) == 3
+
+
+def test_a_store_app_drops_an_app_token_the_service_calls_invalid(emu):
+    # the emulator answers a stale app token with 99991664, as the server code list says
+    mid = emu.add_message("text", {"text": "hi"})
+    with emu.client(app_ticket=emu.app_ticket, tenant_key="tk_emulator") as client:
+        client.get_message(mid)
+        emu.expire_tokens()
+        assert client.get_message(mid).text == "hi"
+    kinds = [r.kind for r in emu.requests]
+    assert kinds.count("app_token") == 2 and kinds.count("store_token") == 3
