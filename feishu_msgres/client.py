@@ -184,15 +184,37 @@ class Client(ClientBase):
         return Message.from_items(items, message_id)
 
     def iter_messages(self, container_id: str, start_time: Time = None, end_time: Time = None, sort: str = "asc",
-                      page_size: int = 50, container_id_type: str = "chat") -> Iterator[Message]:
+                      page_size: int = 50, container_id_type: str = "chat",
+                      expand_threads: bool = False) -> Iterator[Message]:
         """A chat's (or a thread's) history, page after page, as ``Message`` objects.
 
         Times are datetimes (naive ones are local time) or epoch seconds, both inclusive;
         Feishu filters threads by time not at all, so times with a thread are refused.
         Recalled messages come through with ``deleted=True``.
+
+        ``expand_threads``: a chat lists a thread's first message only; each thread met is
+        listed too (``container_id_type=thread``, oldest first, as lark-cli expands them), its
+        replies coming right after the message that opened it, each message once.
         """
         call = endpoints.messages_page(self.spec, container_id, start_time, end_time, sort, page_size,
                                        container_id_type)
+        expand = expand_threads and container_id_type == "chat"
+        threads: Set[str] = set()
+        from_threads: Set[str] = set()  # replies already given: a chat that lists one too gives it once
+        for message in self._pages(call):
+            if message.message_id in from_threads:
+                continue
+            yield message
+            if expand and message.thread_id and message.thread_id not in threads:
+                threads.add(message.thread_id)
+                for reply in self._pages(endpoints.messages_page(self.spec, message.thread_id, page_size=page_size,
+                                                                 container_id_type="thread")):
+                    if reply.message_id != message.message_id and reply.message_id not in from_threads:
+                        from_threads.add(reply.message_id)
+                        yield reply
+
+    def _pages(self, call: Call) -> Iterator[Message]:
+        """The messages of a list call, following ``page_token`` while ``has_more``."""
         while True:
             data = self._json(call).get("data") or {}
             for item in data.get("items") or []:

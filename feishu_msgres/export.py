@@ -65,7 +65,8 @@ class ExportClient(Protocol):
 
     def with_gate(self, gate: Gate) -> "ExportClient": ...
 
-    def iter_messages(self, container_id: str, start_time: Time = None, end_time: Time = None) -> Iterator[Message]:
+    def iter_messages(self, container_id: str, start_time: Time = None, end_time: Time = None, *,
+                      container_id_type: str = "chat") -> Iterator[Message]:
         ...
 
     def get_message(self, message_id: str) -> Message: ...
@@ -197,21 +198,55 @@ class _Run:
                 known = self._remember(*self._with_children(known), messages_file)
             if self._pending(known):
                 yield known
+        threads: Set[str] = set()
+        for opener_id in list(self.state.get("unread_threads") or []):  # could not be read last time
+            opener = self.known.get(opener_id)
+            if opener is not None and opener.thread_id:
+                threads.add(opener.thread_id)
+                yield from self._thread(opener, messages_file)
         newest = self.state.get("newest_create_ms")
         start = self.window["start_time"]
         if newest is not None:
             start = max(start or 0, int(newest) // 1000)  # only what came since (inclusive, deduped)
         for message in self.client.iter_messages(self.chat_id, start_time=start, end_time=self.window["end_time"]):
-            if message.message_id in self.known:
-                continue
-            data = self._remember(*self._expand(message), messages_file)
-            self._note_newest(message)
-            with self.lock:
-                self.counts.messages += 1
-            self._tell()
-            if self._pending(data):
-                yield data
+            if message.message_id not in self.known:
+                data = self._take(message, messages_file)
+                self._note_newest(message)  # chat messages only: a thread's reply may be newer than the window
+                if self._pending(data):
+                    yield data
+            if message.thread_id and message.thread_id not in threads:  # known or not: replies may be new
+                threads.add(message.thread_id)
+                yield from self._thread(message, messages_file)
         self._write_state()
+
+    def _take(self, message: Message, messages_file: IO[str]) -> Message:
+        """A newly listed message, expanded, written down and counted."""
+        data = self._remember(*self._expand(message), messages_file)
+        with self.lock:
+            self.counts.messages += 1
+        self._tell()
+        return data
+
+    def _thread(self, opener: Message, messages_file: IO[str]) -> Iterator[Message]:
+        """The replies of the thread ``opener`` started (a chat lists only its first message),
+        as lark-cli expands them; a thread that cannot be read is recorded, and the export
+        goes on (the next run reads it again)."""
+        unread = set(self.state.get("unread_threads") or [])
+        try:
+            for reply in self.client.iter_messages(str(opener.thread_id), container_id_type="thread"):
+                if reply.message_id == opener.message_id or reply.message_id in self.known:
+                    continue
+                data = self._take(reply, messages_file)
+                if self._pending(data):
+                    yield data
+        except FeishuError as exc:
+            self.manifest.record(ManifestLine.failure((opener.message_id, "", "thread"), exc))
+            with self.lock:
+                self.counts.failed += 1
+            unread.add(opener.message_id)
+        else:
+            unread.discard(opener.message_id)
+        self.state["unread_threads"] = sorted(unread)
 
     def _expand(self, message: Message) -> Tuple[Message, Optional[str]]:
         """A merge_forward's children come only with the message itself."""

@@ -170,3 +170,42 @@ def test_a_store_app_drops_an_app_token_the_service_calls_invalid(emu):
         assert client.get_message(mid).text == "hi"
     kinds = [r.kind for r in emu.requests]
     assert kinds.count("app_token") == 2 and kinds.count("store_token") == 3
+
+
+# -- threads: a chat lists a thread's first message; its replies are listed by thread ---------
+
+LIST_URL = BASE + "/open-apis/im/v1/messages"
+
+
+def _page(items, token=None):
+    data = {"has_more": token is not None, "items": items}
+    if token:
+        data["page_token"] = token
+    return {"code": 0, "data": data}
+
+
+def _item(mid, thread=None, **extra):
+    return dict({"message_id": mid, "msg_type": "text", "body": {"content": '{"text": "%s"}' % mid}},
+                **({"thread_id": thread} if thread else {}), **extra)
+
+
+def test_iter_messages_expands_threads_after_their_first_message(mock, client):
+    from responses import matchers
+
+    add_token(mock)
+    chat = matchers.query_param_matcher({"container_id_type": "chat", "container_id": "oc_1",
+                                         "sort_type": "ByCreateTimeAsc", "page_size": "50"})
+    mock.add(responses.GET, LIST_URL, match=[chat], json=_page([_item("om_a"), _item("om_root", "omt_1"),
+                                                                _item("om_b"), _item("om_root2", "omt_1")]))
+    thread = matchers.query_param_matcher({"container_id_type": "thread", "container_id": "omt_1",
+                                           "sort_type": "ByCreateTimeAsc", "page_size": "50"})
+    mock.add(responses.GET, LIST_URL, match=[thread], json=_page(
+        [_item("om_root", "omt_1"), _item("om_r1", "omt_1", root_id="om_root")], token="pt_1"))
+    thread_next = matchers.query_param_matcher({"container_id_type": "thread", "container_id": "omt_1",
+                                                "sort_type": "ByCreateTimeAsc", "page_size": "50",
+                                                "page_token": "pt_1"})
+    mock.add(responses.GET, LIST_URL, match=[thread_next], json=_page([_item("om_r2", "omt_1", root_id="om_root")]))
+    ids = [m.message_id for m in client.iter_messages("oc_1", expand_threads=True)]
+    # each thread once, its replies right after the message that opened it, nothing twice
+    assert ids == ["om_a", "om_root", "om_r1", "om_r2", "om_b", "om_root2"]
+    assert [m.message_id for m in client.iter_messages("oc_1")] == ["om_a", "om_root", "om_b", "om_root2"]
