@@ -102,7 +102,8 @@ class Client(ClientBase):
         secret, spec = Secret(app_secret), self.spec
 
         def post(call: Call) -> Dict[str, Any]:
-            return self.connection.json(call)  # the connection as it is then (its timeout may change)
+            # the connection as it is then (its timeout may change); the secret never follows a redirect
+            return self.connection.json(call, redirects=False)
 
         def key(kind: str) -> str:
             return store_key(kind, self.base_url, app_id, app_secret)

@@ -14,7 +14,7 @@ from .endpoints import Call, full_url
 from .errors import ConfigError
 from .platforms import Dialect
 from .ratelimit import Gate
-from .transport import Retry, environment_for, make_session, send
+from .transport import Retry, environment_for, make_session, redirect_refused, send
 
 Timeout = Union[float, Tuple[float, float]]
 DEFAULT_TIMEOUT: Timeout = (10.0, 60.0)
@@ -38,17 +38,22 @@ class Connection(NamedTuple):
         return full_url(self.base_url, path)
 
     def send(self, call: Call, *, auth: Any = None, stream: bool = False, headers: Optional[Dict[str, str]] = None,
-             env: Optional[Dict[str, Any]] = None, hooks: Optional[Dict[str, Any]] = None) -> requests.Response:
+             env: Optional[Dict[str, Any]] = None, hooks: Optional[Dict[str, Any]] = None,
+             redirects: bool = True) -> requests.Response:
         """Send ``call`` (with more ``headers``) through this connection's gate."""
         merged = dict(call.headers, **headers) if headers else call.headers
         return send(self.session, call.method, self.url(call.path), gate=self.gate, env=env, timeout=self.timeout,
                     stream=stream, auth=auth, params=call.params or None, headers=merged or None, json=call.body(),
-                    hooks=hooks)
+                    hooks=hooks, allow_redirects=redirects)
 
-    def json(self, call: Call, *, auth: Any = None, dialect: Optional[Dialect] = None) -> Dict[str, Any]:
+    def json(self, call: Call, *, auth: Any = None, dialect: Optional[Dialect] = None,
+             redirects: bool = True) -> Dict[str, Any]:
         """Send ``call`` and read its JSON answer (or raise the APIError it carries). Streamed,
-        so that its size and time are bounded (``answers.read_json``)."""
-        answer = self.send(call, auth=auth, stream=True, hooks={"response": json_call})
+        so that its size and time are bounded (``answers.read_json``). ``redirects=False``
+        (token requests, whose bodies carry the app's secret): a redirect is an error."""
+        answer = self.send(call, auth=auth, stream=True, hooks={"response": json_call}, redirects=redirects)
+        if answer.is_redirect and not redirects:
+            raise redirect_refused(answer, "the app's credentials go to %s only" % self.base_url)
         return read_json(answer, dialect or self.dialect)
 
     def environment(self, path: str) -> Dict[str, Any]:

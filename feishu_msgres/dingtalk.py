@@ -132,7 +132,7 @@ class DingTalkClient(ClientBase):
         self.connection = Connection(session, url, DINGTALK, timeout, Gate())
         secret = Secret(app_secret)
         token_call = Call("POST", TOKEN_PATH, json={"appKey": app_key, "appSecret": Hidden(secret)})
-        self.tokens = FetchedToken(lambda call: self.connection.json(call, dialect=DINGTALK_TOKEN),
+        self.tokens = FetchedToken(lambda call: self.connection.json(call, dialect=DINGTALK_TOKEN, redirects=False),
                                    lambda: token_call, "accessToken", store_key("dingtalk", url, app_key, app_secret),
                                    token_store, lifetime_field="expireIn")
         self._auth = TokenAuth(self.tokens, DINGTALK, header=TOKEN_HEADER, scheme="")

@@ -9,6 +9,7 @@ import random
 import threading
 import time
 from typing import Any, Dict, Iterator, Optional, Tuple, Union
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -139,12 +140,28 @@ def make_retry(total: int = 3, backoff_factor: float = 0.5) -> Retry:
     )
 
 
+# Credentials in headers of their own, which requests does not know to drop on a redirect to
+# another host (it drops ``Authorization`` only): DingTalk's token.
+CREDENTIAL_HEADERS = ("x-acs-dingtalk-access-token",)
+
+
+class GuardedSession(requests.Session):
+    """A session that drops every credential header, not only ``Authorization``, when a
+    redirect leaves the host (requests' own rule, ``should_strip_auth``)."""
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        if self.should_strip_auth(response.request.url, prepared_request.url):  # type: ignore[no-untyped-call]
+            for name in CREDENTIAL_HEADERS:
+                prepared_request.headers.pop(name, None)
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+
+
 def make_session(retries: Union[int, Retry, None] = 3, pool_maxsize: int = 10) -> requests.Session:
     """A session with the retry policy mounted for http and https."""
     if retries is None:
         retries = 0
     retry = retries if isinstance(retries, Retry) else make_retry(total=retries)
-    session = requests.Session()
+    session = GuardedSession()
     adapter = GatedAdapter(max_retries=retry, pool_connections=4, pool_maxsize=pool_maxsize)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -193,13 +210,17 @@ def send(session: requests.Session, method: str, url: str, *, gate: Optional[Gat
             if k != "stream"}
         if not isinstance(session.get_adapter(url), GatedAdapter):
             gate.acquire()
-        response = session.send(prepared, timeout=timeout, stream=stream, allow_redirects=allow_redirects,
-                                 **settings)
+        # A session of the caller's own would carry a credential header of ours to any host.
+        guarded = isinstance(session, GuardedSession) or not any(h in prepared.headers for h in CREDENTIAL_HEADERS)
+        response = session.send(prepared, timeout=timeout, stream=stream,
+                                 allow_redirects=allow_redirects and guarded, **settings)
     except requests.RequestException as exc:
         log.debug("%s %s failed after %.0f ms: %s", method, _path(url), _ms(started), _reason(exc))
         raise TransportError("%s %s failed: %s" % (method, _path(url), _reason(exc))) from exc
     finally:
         _in_flight.gate = outer
+    if response.is_redirect and allow_redirects and not guarded:
+        raise redirect_refused(response, "a session of your own would carry the credentials along")
     if log.isEnabledFor(logging.DEBUG):
         wanted = response.request.headers.get("Range")
         log.debug("%s %s -> %s in %.0f ms%s%s", method, _path(url), response.status_code, _ms(started),
@@ -286,6 +307,21 @@ def _text(value: Any) -> str:
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+def redirect_refused(response: requests.Response, why: str) -> TransportError:
+    """The error for a redirect not followed (the answer is closed)."""
+    response.close()
+    request = response.request
+    return TransportError("%s %s answered HTTP %d, a redirect to %s: not followed (%s)" % (
+        request.method, _path(request.url or ""), response.status_code,
+        _host(response.headers.get("Location", ""), request.url or ""), why))
+
+
+def _host(location: str, base: str) -> str:
+    """Where a redirect points, its host only (a Location may carry a signed query)."""
+    target = urlsplit(urljoin(base, location))
+    return "%s://%s" % (target.scheme, target.netloc) if target.netloc else "?"
 
 
 def _path(url: str) -> str:

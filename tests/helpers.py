@@ -34,6 +34,7 @@ class RawServer:
         import threading
 
         self.answer = answer
+        self.requests = []  # the raw bytes of each request's head (and what came with it)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(8)
@@ -49,7 +50,7 @@ class RawServer:
                 return
             with conn:
                 try:
-                    conn.recv(65536)  # the request: its headers fit in one read here
+                    self.requests.append(conn.recv(65536))  # the request: its head fits in one read here
                     self.answer(conn)
                 except OSError:
                     pass

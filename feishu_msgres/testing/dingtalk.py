@@ -201,6 +201,8 @@ class _Handler(BaseHandler):
     def _answer(self, request: Request, key: Optional[str], raw_body: bytes, actions: Actions) -> None:
         if request.kind == "file":
             return self._file(request.path, request.query, actions)
+        if actions.status is not None and actions.body is not None:  # a redirect, a gateway's page
+            return self._send(actions.status, dict(actions.headers or {}), actions.body)
         if actions.status is not None:
             return self._error(actions.status, actions.code, actions.message or "")
         assert isinstance(request, DingTalkRequest)

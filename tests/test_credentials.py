@@ -1,0 +1,77 @@
+"""Credentials stay on their host: redirects never carry them elsewhere (issue 14)."""
+import io
+
+import pytest
+import requests
+
+import feishu_msgres as fm
+from feishu_msgres.testing._faults import Actions
+from feishu_msgres.testing.dingtalk import DingTalkEmulator
+from helpers import RawServer, json_head
+
+NOT_FOUND = b'{"code": 404, "msg": "nothing here"}'
+
+
+def attacker():
+    """A host of someone else's that records what reaches it (localhost: another host name
+    than the emulators' 127.0.0.1, so requests treats it as another host)."""
+    def answer(conn):
+        conn.sendall(json_head(len(NOT_FOUND), "404 Not Found") + NOT_FOUND)
+
+    server = RawServer(answer)
+    server.url = server.url.replace("127.0.0.1", "localhost")
+    return server
+
+
+def test_a_token_request_never_follows_a_redirect(emu):
+    with attacker() as evil:
+        emu.fail("token", 307, headers={"Location": evil.url + "/steal"}, body=b"")
+        with emu.client() as client:
+            with pytest.raises(fm.TransportError) as info:
+                client.get_message(emu.add_message("text", {"text": "hi"}))
+        assert evil.requests == []  # the app secret went nowhere
+    text = str(info.value)
+    assert "HTTP 307" in text and "localhost" in text and "not followed" in text and "/steal" not in text
+    assert emu.app_secret not in text
+
+
+def test_a_store_apps_token_requests_never_follow_a_redirect(emu):
+    with attacker() as evil:
+        emu.fail("app_token", 302, headers={"Location": evil.url}, body=b"")
+        with emu.client(app_ticket=emu.app_ticket, tenant_key="tk_emulator") as client:
+            with pytest.raises(fm.TransportError):
+                client.get_message(emu.add_message("text", {"text": "hi"}))
+        assert evil.requests == []
+
+
+def test_dingtalks_token_header_is_dropped_on_a_redirect_to_another_host():
+    with DingTalkEmulator() as ding, attacker() as evil:
+        ding.add_file("dc_1", b"x", content_type="image/png")
+        ding._add_fault("download_url", None, 1, 0, Actions(status=307, headers={"Location": evil.url}, body=b""))
+        with ding.client() as client:
+            with pytest.raises(fm.APIError):
+                client.download("dc_1", io.BytesIO())
+        (seen,) = evil.requests
+    head = seen.split(b"\r\n\r\n", 1)[0].lower()
+    assert b"x-acs-dingtalk-access-token" not in head and b"authorization" not in head
+
+
+def test_a_session_of_your_own_refuses_the_redirect_rather_than_carry_dingtalks_token():
+    with DingTalkEmulator() as ding, attacker() as evil:
+        ding.add_file("dc_1", b"x", content_type="image/png")
+        ding._add_fault("download_url", None, 1, 0, Actions(status=307, headers={"Location": evil.url}, body=b""))
+        with requests.Session() as own, ding.client(session=own) as client:
+            with pytest.raises(fm.TransportError, match="not followed"):
+                client.download("dc_1", io.BytesIO())
+        assert evil.requests == []
+
+
+def test_the_feishu_token_is_dropped_on_a_redirect_to_another_host(emu):
+    with attacker() as evil:
+        mid = emu.add_message("text", {"text": "hi"})
+        emu.fail("message", 302, headers={"Location": evil.url + "/x"}, body=b"")
+        with emu.client() as client:
+            with pytest.raises(fm.APIError):
+                client.get_message(mid)
+        (seen,) = evil.requests
+    assert b"authorization" not in seen.split(b"\r\n\r\n", 1)[0].lower()
