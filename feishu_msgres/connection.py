@@ -41,9 +41,12 @@ class Connection(NamedTuple):
              env: Optional[Dict[str, Any]] = None, hooks: Optional[Dict[str, Any]] = None,
              redirects: bool = True) -> requests.Response:
         """Send ``call`` (with more ``headers``) through this connection's gate."""
-        merged = dict(call.headers, **headers) if headers else call.headers
+        merged = dict(call.headers, **headers) if headers else dict(call.headers)
+        body = call.body()  # sealed: the secrets in it never show in a frame's locals
+        if body is not None:
+            merged.setdefault("Content-Type", "application/json")
         return send(self.session, call.method, self.url(call.path), gate=self.gate, env=env, timeout=self.timeout,
-                    stream=stream, auth=auth, params=call.params or None, headers=merged or None, json=call.body(),
+                    stream=stream, auth=auth, params=call.params or None, headers=merged or None, data=body,
                     hooks=hooks, allow_redirects=redirects)
 
     def json(self, call: Call, *, auth: Any = None, dialect: Optional[Dialect] = None,

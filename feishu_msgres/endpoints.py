@@ -7,6 +7,7 @@ before any request.
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Union
 from urllib.parse import quote
@@ -36,6 +37,15 @@ class Hidden:
         return self._value.reveal() if hasattr(self._value, "reveal") else self._value
 
 
+class Sealed(bytes):
+    """Bytes to send that may hold a secret: they are sent as they are, shown as ``***``."""
+
+    def __repr__(self) -> str:
+        return "Sealed(%s)" % MASK
+
+    __str__ = __repr__
+
+
 class Call(NamedTuple):
     """One API request: ``path`` is relative to the base URL, or a whole URL. (A NamedTuple,
     not an attrs class: it is on the import path, and attrs classes cost a millisecond each.)"""
@@ -46,11 +56,14 @@ class Call(NamedTuple):
     headers: Mapping[str, str] = {}
     json: Optional[Mapping[str, Any]] = None  # values may be Hidden
 
-    def body(self) -> Optional[Dict[str, Any]]:
-        """The JSON body as sent: secrets revealed."""
+    def body(self) -> Optional["Sealed"]:
+        """The JSON body as sent, its secrets revealed only in these bytes, which never show
+        themselves: a frame that holds them (a traceback's locals, as error trackers and
+        ``pytest --showlocals`` record them) shows ``***``."""
         if self.json is None:
             return None
-        return {k: v.reveal() if isinstance(v, Hidden) else v for k, v in self.json.items()}
+        plain = {k: v.reveal() if isinstance(v, Hidden) else v for k, v in self.json.items()}
+        return Sealed(json.dumps(plain, ensure_ascii=False).encode("utf-8"))
 
     def masked(self) -> "Call":
         """This call with its secrets and tokens shown as ``***``."""

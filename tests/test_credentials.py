@@ -75,3 +75,44 @@ def test_the_feishu_token_is_dropped_on_a_redirect_to_another_host(emu):
                 client.get_message(mid)
         (seen,) = evil.requests
     assert b"authorization" not in seen.split(b"\r\n\r\n", 1)[0].lower()
+
+
+def _frames(exc):
+    """Every frame of a traceback and of the exceptions it chains (what error trackers keep)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        while tb is not None:
+            yield tb.tb_frame
+            tb = tb.tb_next
+        exc = exc.__cause__ or exc.__context__
+
+
+def _closed_port_url():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return "http://127.0.0.1:%d" % probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("platform", ["feishu", "dingtalk"])
+def test_a_failed_token_fetch_leaves_no_secret_in_any_frames_locals(platform):
+    secret = "s3cret-in-a-frame-%s" % platform
+    if platform == "feishu":
+        client = fm.Client("cli_x", secret, base_url=_closed_port_url(), retries=1)
+        call = lambda: client.get_message("om_1")  # noqa: E731
+    else:
+        client = fm.DingTalkClient("ding_x", secret, robot_code="r", base_url=_closed_port_url(), retries=1)
+        call = lambda: client.download("dc_1", io.BytesIO())  # noqa: E731
+    with pytest.raises(fm.TransportError) as info:
+        call()
+    leaks = []
+    for frame in _frames(info.value):
+        if frame.f_code.co_filename == __file__ or "/http/client.py" in frame.f_code.co_filename:
+            continue  # ours here; http.client's joins head and body into the bytes it sends
+        for name, value in list(frame.f_locals.items()):
+            if secret in repr(value):
+                leaks.append("%s:%s %s" % (frame.f_code.co_filename, frame.f_code.co_name, name))
+    assert leaks == []
