@@ -54,7 +54,9 @@ class TokenManager:
 
     ``fetch`` returns ``(token, lifetime_seconds)``. ``store`` has the shape of Django's cache
     (``get(key, default=None)``, ``set(key, value, timeout)``, optionally ``delete(key)``), so
-    processes sharing it share one token.
+    processes sharing it share one token. After the server rejects a token, a stored one is
+    taken only if it was fetched after that rejection (one fetched before may be dead by the
+    same revocation); a store that fails is warned of and done without.
     """
 
     refreshable = True
@@ -67,6 +69,7 @@ class TokenManager:
         self._lock = threading.Lock()
         self._token: Optional[str] = None
         self._expires_at = 0.0
+        self._rejected_at = 0.0  # when the server last rejected a token of ours
 
     def __repr__(self) -> str:
         return "<TokenManager cached=%s>" % (self._token is not None)
@@ -80,26 +83,26 @@ class TokenManager:
             if token:
                 return token
             token, lifetime = self._fetch()
-            self._keep(token, self._clock() + float(lifetime))
-            if self._store is not None:
-                timeout = max(1, int(lifetime - REFRESH_MARGIN))
-                self._store.set(self.key, {"token": token, "expires_at": self._expires_at}, timeout)
+            now = self._clock()
+            self._keep(token, now + float(lifetime))
+            timeout = max(1, int(lifetime - REFRESH_MARGIN))
+            self._stored("set", self.key, {"token": token, "expires_at": self._expires_at, "fetched_at": now},
+                         timeout)
             return token
 
     def invalidate(self, token: str) -> None:
         """Drop ``token`` (the server rejected it), unless another thread already replaced it."""
         with self._lock:
+            self._rejected_at = self._clock()
             if self._token == token:
                 self._token = None
                 self._expires_at = 0.0
-            if self._store is not None:
-                cached = self._store.get(self.key, None)
-                if isinstance(cached, dict) and cached.get("token") == token:
-                    delete = getattr(self._store, "delete", None)
-                    if delete is not None:
-                        delete(self.key)
-                    else:
-                        self._store.set(self.key, None, 1)
+            cached = self._stored("get", self.key, None)
+            if isinstance(cached, dict) and cached.get("token") == token:
+                if getattr(self._store, "delete", None) is not None:
+                    self._stored("delete", self.key)
+                else:
+                    self._stored("set", self.key, None, 1)
 
     def _fresh(self) -> Optional[str]:
         if self._token and self._clock() < self._expires_at - REFRESH_MARGIN:
@@ -107,16 +110,28 @@ class TokenManager:
         return None
 
     def _from_store(self) -> Optional[str]:
-        if self._store is None:
-            return None
-        cached = self._store.get(self.key, None)
+        cached = self._stored("get", self.key, None)
         if not isinstance(cached, dict):
             return None
         token, expires_at = cached.get("token"), cached.get("expires_at")
         if not isinstance(token, str) or not isinstance(expires_at, (int, float)):
             return None
+        fetched_at = cached.get("fetched_at")
+        if self._rejected_at and not (isinstance(fetched_at, (int, float)) and fetched_at > self._rejected_at):
+            return None  # fetched before the rejection: perhaps dead by the same revocation
         self._keep(token, float(expires_at))
         return self._fresh()
+
+    def _stored(self, method: str, *args: Any) -> Any:
+        """``store.<method>(*args)``; None without a store, and when it fails (warned of: the
+        token is then fetched and kept here, as without a store)."""
+        if self._store is None:
+            return None
+        try:
+            return getattr(self._store, method)(*args)
+        except Exception as exc:  # a cache server down, a full disk: never a failed call
+            log.warning("token_store.%s failed (%s: %s); going on without it", method, type(exc).__name__, exc)
+            return None
 
     def _keep(self, token: str, expires_at: float) -> None:
         self._token = token

@@ -116,3 +116,90 @@ def test_a_failed_token_fetch_leaves_no_secret_in_any_frames_locals(platform):
             if secret in repr(value):
                 leaks.append("%s:%s %s" % (frame.f_code.co_filename, frame.f_code.co_name, name))
     assert leaks == []
+
+
+# -- a shared token_store after a revocation, and a store that fails -----------------------------
+
+class Store:
+    """Django's cache API (get, set, delete), shared by the managers below as by processes."""
+
+    def __init__(self):
+        self.data = {}
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def set(self, key, value, timeout):
+        self.data[key] = value
+
+    def delete(self, key):
+        self.data.pop(key, None)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def _manager(store, clock, tokens):
+    from feishu_msgres.auth import TokenManager
+
+    return TokenManager(lambda: (tokens.pop(0), 7200), "k", store=store, clock=clock)
+
+
+def test_after_a_rejection_a_token_stored_before_it_is_not_taken():
+    store, clock = Store(), Clock()
+    a = _manager(store, clock, ["t-a1", "t-a2"])
+    b = _manager(store, clock, ["t-b1"])
+    assert a.get() == "t-a1"
+    clock.now += 10
+    b._token = None
+    store.data["k"] = {"token": "t-b1", "expires_at": clock.now + 7200, "fetched_at": clock.now}  # b's, before
+    clock.now += 10
+    a.invalidate("t-a1")  # a revocation killed t-a1, and t-b1 with it
+    assert a.get() == "t-a2"  # fetched anew, not t-b1 from the store
+    assert store.data["k"]["token"] == "t-a2"
+
+
+def test_after_a_rejection_a_token_stored_later_is_taken():
+    store, clock = Store(), Clock()
+    a = _manager(store, clock, ["t-a1", "t-never"])
+    a.get()
+    a.invalidate("t-a1")
+    clock.now += 5
+    store.data["k"] = {"token": "t-new", "expires_at": clock.now + 7200, "fetched_at": clock.now}
+    assert a.get() == "t-new"
+
+
+class BrokenStore:
+    def get(self, key, default=None):
+        raise ConnectionError("redis is down")
+
+    def set(self, key, value, timeout):
+        raise ConnectionError("redis is down")
+
+    def delete(self, key):
+        raise ConnectionError("redis is down")
+
+
+def test_a_store_that_fails_is_warned_of_and_done_without(caplog):
+    import logging
+
+    clock = Clock()
+    manager = _manager(BrokenStore(), clock, ["t-1", "t-2"])
+    with caplog.at_level(logging.WARNING, logger="feishu_msgres"):
+        assert manager.get() == "t-1"
+        assert manager.get() == "t-1"  # kept here meanwhile
+        manager.invalidate("t-1")
+        assert manager.get() == "t-2"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings and all("redis is down" in w and "t-1" not in w for w in warnings)
+
+
+def test_a_client_with_a_failing_store_still_works(emu):
+    mid = emu.add_message("text", {"text": "hi"})
+    with emu.client(token_store=BrokenStore()) as client:
+        assert client.get_message(mid).text == "hi"
