@@ -214,6 +214,16 @@ class Message:
 
         return build(top, frozenset())
 
+    @classmethod
+    def from_event(cls, payload: Any) -> "Message":
+        """The message of an ``im.message.receive_v1`` event (an ``events.Event``, the plain
+        body, or its ``event``), with its resources, so they can be downloaded. ``raw``: the
+        event's ``message`` as sent. Parsing: ``feishu_msgres.events.message_item``."""
+        from .events import message_item  # only webhooks need it: kept out of ``import feishu_msgres``
+
+        item, raw = message_item(payload)
+        return attr.evolve(cls.from_api(item), raw=raw)
+
     @property
     def text(self) -> Optional[str]:
         """The plain text of a text message (None for other types)."""

@@ -1,4 +1,5 @@
-"""Django: one shared token for every worker, and resources streamed to the browser.
+"""Django: one shared token for every worker, resources streamed to the browser, and the
+webhook that receives the bot's events.
 
 settings.py::
 
@@ -8,6 +9,9 @@ settings.py::
         "PLATFORM": "feishu",          # or "lark", "bosshi"
         "BASE_URL": None,              # another host, if any
         "CACHE": "default",            # the cache that holds the token (Redis, memcached, ...)
+        # for event_view, from the app's Events and callbacks > Encryption strategy page:
+        "VERIFICATION_TOKEN": env("FEISHU_VERIFICATION_TOKEN"),
+        "ENCRYPT_KEY": env("FEISHU_ENCRYPT_KEY"),  # if set there: pip install feishu_msgres[events]
     }
 
 urls.py::
@@ -15,20 +19,44 @@ urls.py::
     from feishu_msgres.contrib.django import resource_view
     path("attachments/<str:message_id>/<str:file_key>", resource_view)
 
+    from feishu_msgres.contrib.django import event_view
+
+    def on_message(message, event):      # a feishu_msgres.Message and its events.Event
+        queue.put(message)               # the answer is due within 3 s: work elsewhere
+
+    path("feishu/events", event_view(on_message))   # the app's request URL
+
 Works from Django 1.11 on.
 """
 from __future__ import annotations
 
+import logging
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Dict, Optional, cast
 
 from django.conf import settings
 from django.core.cache import caches
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_POST
 
-from .. import Client
+from .. import Client, Message
 from .._names import content_disposition
-from ..errors import FeishuError, NotFoundError, PermissionDeniedError
+from ..errors import ConfigError, FeishuError, NotFoundError, PermissionDeniedError
+from ..events import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    DecryptionUnavailableError,
+    Event,
+    EventError,
+    EventRejectedError,
+    read_event,
+)
+
+log = logging.getLogger(__name__)
 
 _client: Optional[Client] = None
 _lock = threading.Lock()
@@ -82,6 +110,71 @@ def resource_view(request: HttpRequest, message_id: str, file_key: str) -> HttpR
         return HttpResponse(str(exc), status=403, content_type="text/plain; charset=utf-8")
     except FeishuError as exc:
         return HttpResponse(str(exc), status=502, content_type="text/plain; charset=utf-8")
+
+
+def event_view(on_message: Callable[[Message, Event], Any],
+               on_event: Optional[Callable[[Event], Any]] = None) -> Callable[[HttpRequest], HttpResponse]:
+    """The webhook of the app's event subscription: a POST view, exempt from CSRF (Feishu
+    cannot send Django's token; the verification token and the signature stand in for it).
+
+    It answers a url_verification with its challenge, once the token matched; hands each
+    received message (``im.message.receive_v1``) to ``on_message(message, event)`` and every
+    other event to ``on_event(event)``, if given; and answers 200. The event subscription
+    document gives the answer 3 s and sends an event again (after 15 s, 5 min, 1 h and 6 h)
+    when it is late or not 200, so handlers should queue their work and skip an
+    ``event.event_id`` already seen. A handler's exception is a 500: the event comes again.
+    A wrong token or signature is a 403, a body that is not JSON a 400, without details; the
+    log says which, never the token or the key.
+    """
+
+    def view(request: HttpRequest) -> HttpResponse:
+        event = _read_event(request)
+        if not isinstance(event, Event):
+            return event  # the refusal
+        if event.is_message:
+            on_message(Message.from_event(event), event)
+        elif on_event is not None and not event.is_url_verification:
+            on_event(event)
+        return JsonResponse(event.answer())
+
+    # Applied by call: Django ships no type hints, and a decorator mypy cannot see through
+    # would untype the view.
+    return cast(Callable[[HttpRequest], HttpResponse], csrf_exempt(require_POST(view)))
+
+
+def _event_or_refusal(request: HttpRequest) -> Any:
+    """The checked event, or the response that refuses it. The settings are read on each
+    request, so tests and reloads may change them."""
+    conf = getattr(settings, "FEISHU_MSGRES", {})
+    token, key = conf.get("VERIFICATION_TOKEN") or None, conf.get("ENCRYPT_KEY") or None
+    if token is None and key is None:
+        # Without either, anyone who finds the URL could post messages to the handler.
+        raise ImproperlyConfigured("event_view needs FEISHU_MSGRES['VERIFICATION_TOKEN'] (or 'ENCRYPT_KEY')")
+    try:
+        return read_event(request.body, verification_token=token, encrypt_key=key, headers=_lark_headers(request))
+    except EventRejectedError as exc:
+        log.warning("refused a Feishu event from %s: %s", request.META.get("REMOTE_ADDR"), exc)
+        return HttpResponse(status=403)
+    except EventError as exc:
+        log.warning("a request to the Feishu event view was not an event: %s", exc)
+        return HttpResponse(status=400)
+    except (DecryptionUnavailableError, ConfigError) as exc:
+        log.error("cannot read Feishu events: %s", exc)  # the operator's to fix: Feishu sends again
+        return HttpResponse(status=500)
+
+
+# Django's error reports list each frame's local variables; these hold the secrets.
+_read_event: Callable[[HttpRequest], Any] = sensitive_variables("conf", "token", "key")(_event_or_refusal)
+
+
+def _lark_headers(request: HttpRequest) -> Dict[str, str]:
+    """The signature's headers, from ``META`` (``request.headers`` came in Django 2.2)."""
+    found = {}
+    for name in (TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER):
+        value = request.META.get("HTTP_" + name.upper().replace("-", "_"))
+        if value is not None:
+            found[name] = value
+    return found
 
 
 def _reset_for_tests(client: Any = None) -> None:
