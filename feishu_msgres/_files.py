@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from typing import IO, Optional, Set, Union
 
 from ._names import numbered, split_ext
@@ -59,6 +60,7 @@ class AtomicFile:
 
     def _move(self) -> None:
         if self.overwrite:
+            self._mode_of_replaced()
             os.replace(self.temp_path, self.path)
             return
         try:
@@ -74,6 +76,15 @@ class AtomicFile:
             os.replace(self.temp_path, self.path)
             return
         os.unlink(self.temp_path)
+
+    def _mode_of_replaced(self) -> None:
+        """The file that replaces another gets its permissions: a 0600 file never comes back
+        0644 (the umask's) because a download replaced it."""
+        try:
+            mode = stat.S_IMODE(os.stat(self.path).st_mode)
+        except OSError:  # nothing there (or unreadable): the umask decides, as for a new file
+            return
+        os.chmod(self.temp_path, mode)
 
     def discard(self) -> None:
         try:

@@ -396,3 +396,13 @@ def test_a_stream_without_checksum_has_no_sha256(emu_client, served):
         for _ in stream:
             pass
         assert stream.sha256 is None
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_overwriting_keeps_the_permissions_of_the_file_replaced(emu_client, served, tmp_path):
+    target = tmp_path / "secret.pdf"
+    target.write_bytes(b"old")
+    os.chmod(str(target), 0o600)
+    emu_client.download_resource(served, "file_1", "file", target, overwrite=True)
+    assert target.read_bytes() == DATA
+    assert os.stat(str(target)).st_mode & 0o777 == 0o600  # was 0644: the umask's
