@@ -26,6 +26,7 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import attr
 
+from ._exportdir import ExportLock, id_part, make_folder, open_for_append
 from .endpoints import Time, epoch_seconds, quote_id
 from .errors import ConfigError, FeishuError
 from .manifest import (
@@ -35,7 +36,6 @@ from .manifest import (
     Manifest,
     ManifestLine,
     now,
-    open_for_append,
     read_lines,
     read_state,
     remove_stale_parts,
@@ -121,7 +121,17 @@ def export_chat(
         "end_time": None if end_time is None else epoch_seconds(end_time),
     }
     folder = os.fspath(dest_dir)
-    os.makedirs(os.path.join(folder, FILES), exist_ok=True)
+    os.makedirs(folder, exist_ok=True)
+    lock = ExportLock(folder)  # one export at a time in a folder
+    try:
+        return _export(client, chat_id, folder, window, workers, max_rate, progress)
+    finally:
+        lock.release()
+
+
+def _export(client: ExportClient, chat_id: str, folder: str, window: Dict[str, Optional[int]], workers: int,
+            max_rate: Optional[int], progress: Optional[Callable[[ExportProgress], None]]) -> ExportSummary:
+    make_folder(folder, FILES)
     state = read_state(folder, chat_id)
     remove_stale_parts(os.path.join(folder, FILES))
     stop = threading.Event()
@@ -306,8 +316,7 @@ class _Run:
             owners[msg.message_id] = msg
         for message_id, resources in by_message.items():
             subfolder = _message_folder(owners[message_id])
-            target = os.path.join(self.folder, *subfolder.split("/"))
-            os.makedirs(target, exist_ok=True)
+            target = make_folder(self.folder, *subfolder.split("/"))  # a real folder inside, never a link
             taken = self.manifest.names_in(subfolder)
             for res in resources:
                 self._download(res, target, subfolder, taken)
@@ -379,4 +388,4 @@ def _message_folder(message: Message) -> str:
     stamp = "0000-00-00_000000"
     if message.create_time is not None:
         stamp = message.create_time.strftime("%Y-%m-%d_%H%M%S")
-    return "%s/%s_%s" % (FILES, stamp, message.message_id)  # "/" on every system, as in the manifest
+    return "%s/%s_%s" % (FILES, stamp, id_part(message.message_id))  # "/" on every system, as in the manifest

@@ -9,10 +9,11 @@ import datetime
 import json
 import os
 import threading
-from typing import IO, Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 
 import attr
 
+from ._exportdir import open_for_append, write_json
 from ._files import remove_stale_parts as stale_parts
 from .errors import ConfigError
 
@@ -155,18 +156,6 @@ class Manifest:
                 self._take(line.saved_path)
 
 
-def open_for_append(path: str) -> IO[str]:
-    """Open a JSON-lines file to add to it; a last line cut short by a kill is ended first,
-    so that it cannot swallow the next line written."""
-    out = open(path, "a", encoding="utf-8")
-    if out.tell() > 0:
-        with open(path, "rb") as existing:
-            existing.seek(-1, os.SEEK_END)
-            if existing.read(1) != b"\n":
-                out.write("\n")
-    return out
-
-
 def read_lines(path: str) -> Iterator[Dict[str, Any]]:
     """JSON lines; a last line cut short by a kill is skipped."""
     try:
@@ -197,10 +186,7 @@ def read_state(folder: str, chat_id: str) -> Dict[str, Any]:
 
 
 def write_state(folder: str, state: Dict[str, Any]) -> None:
-    path = os.path.join(folder, STATE)
-    with open(path + ".tmp", "w", encoding="utf-8") as out:
-        json.dump(state, out, indent=2)
-    os.replace(path + ".tmp", path)
+    write_json(os.path.join(folder, STATE), state)
 
 
 def remove_stale_parts(files: str) -> None:
