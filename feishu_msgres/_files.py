@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 import stat
-from typing import IO, Optional, Set, Union
+from typing import IO, Any, Optional, Set, Union
 
 from ._names import numbered, split_ext
 from ._parts import hold, remove_stale, remove_stale_once, temp_name
@@ -68,11 +68,11 @@ class AtomicFile:
             os.link(self.temp_path, self.path)
         except FileExistsError:
             self.discard()
-            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path) from None
+            raise _exists(self.path) from None
         except OSError:  # file systems without hard links (FAT, some network mounts)
             if os.path.exists(self.path):
                 self.discard()
-                raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % self.path) from None
+                raise _exists(self.path) from None
             os.replace(self.temp_path, self.path)
             return
         os.unlink(self.temp_path)
@@ -105,6 +105,27 @@ def _position(file: IO[bytes]) -> Optional[int]:
         return file.tell()
     except (AttributeError, OSError, ValueError):
         return None
+
+
+def _checked_file(file: Any) -> IO[bytes]:
+    """A file object a download can write bytes to, else a ConfigError before any request."""
+    if not hasattr(file, "write"):
+        raise ConfigError("dest must be a path, a folder or a binary file object, not %r" % type(file).__name__)
+    if getattr(file, "closed", False):
+        raise ConfigError("dest is a closed file")
+    mode = getattr(file, "mode", "b")  # (GzipFile's is a number)
+    if isinstance(file, io.TextIOBase) or (isinstance(mode, str) and "b" not in mode):
+        raise ConfigError("dest is a text file: open it in binary mode (\"wb\")")
+    writable = getattr(file, "writable", None)
+    if writable is not None and not writable():
+        raise ConfigError("dest is not open for writing (open it with \"wb\")")
+    return file  # type: ignore[no-any-return]
+
+
+def _exists(path: str) -> DestinationExistsError:
+    """Said to a caller of the library and to a user of the command alike."""
+    return DestinationExistsError("%s exists (to replace it: overwrite=True, or --overwrite on the command line)"
+                                  % path)
 
 
 def _naming(exc: OSError, path: str) -> OSError:
@@ -169,14 +190,13 @@ class Target:
             raise ConfigError("dest is required: a file object, a path or a folder "
                               "(to keep the bytes in memory, use read_resource or open_resource)")
         if not isinstance(dest, (str, bytes, os.PathLike)):
-            if not hasattr(dest, "write"):
-                raise ConfigError("dest must be a path, a folder or a binary file object, not %r"
-                                  % type(dest).__name__)
-            self.file = dest
+            self.file = _checked_file(dest)
             return
         path = os.fspath(dest)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
+        if not path.strip():
+            raise ConfigError("dest is an empty path: give a file, a folder or a binary file object")
         if path.endswith(("/", os.sep)):  # "downloads/": a folder, made if missing
             os.makedirs(path, exist_ok=True)
         if os.path.isdir(path):
@@ -190,7 +210,7 @@ class Target:
 
     def check_free(self, path: str) -> None:
         if not self.overwrite and os.path.lexists(path):
-            raise DestinationExistsError("%s exists (pass overwrite=True to replace it)" % path)
+            raise _exists(path)
 
     def open(self, name: str) -> Union[AtomicFile, _FileObject]:
         """The sink to write into; ``name`` is used when the target is a folder."""

@@ -15,7 +15,7 @@ import requests
 from . import endpoints
 from .answers import code_of
 from .auth import FetchedToken, Secret, StaticToken, StoreAppToken, TokenAuth, store_key
-from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, own_session
+from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, checked_timeout, own_session
 from .download import MIN_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, READ_LIMIT, RESUME_TRIES, DownloadSettings, Plan
 from .endpoints import Call, Time
 from .errors import APIError, ConfigError, FeishuError
@@ -84,7 +84,7 @@ class Client(ClientBase):
                                                   min_range_size=min_range_size, resume_tries=resume_tries)
         # Connections are opened on demand: a roomy pool costs nothing and serves export workers.
         session, self._own_session = own_session(session, retries, pool_maxsize=32)
-        self.connection = Connection(session, url, self.spec.dialect, timeout)
+        self.connection = Connection(session, url, self.spec.dialect, checked_timeout(timeout))
         # Requests per second and per minute (Feishu's documented 50/s and 1000/min); None: off.
         self.rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
         self.app_id = app_id
@@ -180,9 +180,9 @@ class Client(ClientBase):
         if isinstance(data, dict):
             # Feishu: {"items": [message, children...]}; BOSS Hi: the message itself
             items = data.get("items") if "items" in data else ([data] if data.get("message_id") else None)
-        if not items:
+        if not isinstance(items, list) or not any(isinstance(i, dict) and i.get("message_id") for i in items):
             raise APIError(None, "the answer for %s holds no message" % message_id)
-        return Message.from_items(items, message_id)
+        return Message.from_items([i for i in items if isinstance(i, dict)], message_id)
 
     def iter_messages(self, container_id: str, start_time: Time = None, end_time: Time = None, sort: str = "asc",
                       page_size: int = 50, container_id_type: str = "chat",

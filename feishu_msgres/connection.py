@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from typing import Any, ClassVar, Dict, Mapping, NamedTuple, Optional, Tuple, Type, TypeVar, Union
+from urllib.parse import urlsplit
 
 import requests
 
@@ -67,7 +68,21 @@ def checked_base_url(base_url: str) -> str:
     url = base_url.rstrip("/")
     if not re.match(r"^https?://[^/]+", url):
         raise ConfigError("base_url must start with http:// or https://, got %r" % url)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigError("base_url takes no query or fragment (paths and ids go after it), got %r" % url)
+    if "@" in parts.netloc:  # user:password@host would show in errors and logs
+        raise ConfigError("base_url takes no user or password: credentials go in app_id and app_secret")
     return url
+
+
+def checked_timeout(timeout: Any) -> Timeout:
+    """Seconds, or ``(connect, read)`` seconds: each a number over 0."""
+    values = timeout if isinstance(timeout, tuple) else (timeout,)
+    if len(values) not in (1, 2) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ConfigError("timeout is seconds over 0, or (connect, read) seconds over 0; got %r" % (timeout,))
+    return timeout  # type: ignore[no-any-return]
 
 
 def own_session(session: Optional[requests.Session], retries: Union[int, Retry, None],
@@ -110,7 +125,7 @@ class ClientBase:
 
     @timeout.setter
     def timeout(self, value: Timeout) -> None:
-        self.connection = self.connection._replace(timeout=value)
+        self.connection = self.connection._replace(timeout=checked_timeout(value))
 
     @classmethod
     def env_settings(cls, environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:

@@ -19,7 +19,7 @@ import requests
 
 from ._files import Dest, Target
 from .auth import FetchedToken, Secret, TokenAuth, store_key
-from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, own_session
+from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, checked_timeout, own_session
 from .download import READ_LIMIT, DownloadSettings
 from .endpoints import Call, Hidden
 from .errors import (
@@ -129,7 +129,7 @@ class DingTalkClient(ClientBase):
         # The engine's defaults; a plain GET first, so only resume settings matter here.
         self.download_settings = DownloadSettings()
         session, self._own_session = own_session(session, retries)
-        self.connection = Connection(session, url, DINGTALK, timeout, Gate())
+        self.connection = Connection(session, url, DINGTALK, checked_timeout(timeout), Gate())
         secret = Secret(app_secret)
         token_call = Call("POST", TOKEN_PATH, json={"appKey": app_key, "appSecret": Hidden(secret)})
         self.tokens = FetchedToken(lambda call: self.connection.json(call, dialect=DINGTALK_TOKEN, redirects=False),

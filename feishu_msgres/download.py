@@ -50,6 +50,8 @@ class DownloadSettings:
             raise ConfigError("probe_size, range_size, min_range_size and chunk_size must be positive")
         if self.largest < self.range_size:
             raise ConfigError("max_range_size must be at least range_size")
+        if self.resume_tries < 0 or self.resume_backoff < 0:
+            raise ConfigError("resume_tries and resume_backoff cannot be negative")
 
     @property
     def largest(self) -> int:

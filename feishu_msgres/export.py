@@ -115,6 +115,8 @@ def export_chat(
     """See ``Client.export_chat``."""
     if workers < 1:
         raise ConfigError("workers must be at least 1")
+    if max_rate is not None and max_rate < 1:
+        raise ConfigError("max_rate is requests a second, at least 1 (None: the client's limit), not %r" % max_rate)
     quote_id("chat_id", chat_id)
     window = {
         "start_time": None if start_time is None else epoch_seconds(start_time),

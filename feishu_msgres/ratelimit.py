@@ -16,6 +16,8 @@ import threading
 import time
 from typing import Callable, Deque, Optional
 
+from .errors import ConfigError
+
 # The windows are a little longer than a second and a minute: requests reach the server a
 # moment after they leave here, and not always in the order they left.
 SECOND = 1.05
@@ -43,7 +45,8 @@ class RateLimiter:
         sleep: Sleep = time.sleep,
     ) -> None:
         if int(per_second) < 1 or (per_minute is not None and int(per_minute) < 1):
-            raise ValueError("rates are whole numbers of requests, at least 1")
+            raise ConfigError("rates are whole numbers of requests, at least 1, not %r and %r"
+                              % (per_second, per_minute))
         self.per_second = int(per_second)
         self.per_minute = None if per_minute is None else int(per_minute)
         self._clock = clock
