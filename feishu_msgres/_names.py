@@ -10,7 +10,11 @@ from typing import Dict, Optional, Tuple
 from urllib.parse import quote, unquote
 
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_PARAM = re.compile(r';\s*(%s)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)' % _TOKEN)
+# Whitespace between parameters is HTTP's OWS, spaces and tabs only (RFC 9110 5.6.3): a raw
+# UTF-8 name reaches us latin-1 decoded, and bytes 0x85 and 0xA0 ("х", "Р", "待" end in them)
+# are then NEL and NBSP, which ``\s`` and ``str.strip()`` would take for whitespace and cut.
+_OWS = " \t"
+_PARAM = re.compile(r';[ \t]*(%s)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^;]*)' % _TOKEN)
 _EXT_VALUE = re.compile(r"^\s*([!#$&+^_`{}~0-9A-Za-z-]*)'[^']*'(.*?)\s*$")
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*]')
@@ -57,7 +61,7 @@ def parse_content_disposition(value: Optional[str]) -> Optional[str]:
     params_text = ";" + (value if "=" in head else rest)
     params: Dict[str, str] = {}
     for name, raw in _PARAM.findall(params_text):
-        params.setdefault(name.lower(), raw.strip())
+        params.setdefault(name.lower(), raw.strip(_OWS))
     extended = params.get("filename*")
     if extended is not None:
         decoded = _decode_ext_value(_unquote_string(extended))

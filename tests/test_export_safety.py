@@ -87,3 +87,34 @@ def test_a_second_export_into_the_same_folder_is_refused_while_one_runs(emu, tmp
         held.release()
     with emu.client() as client:
         assert client.export_chat("oc_emulator", str(export)).downloaded == 1
+
+
+# -- threads over the emulator: a chat lists a thread's first message only ---------------------
+
+def _thread(emu):
+    root = emu.add_message("text", {"text": "shall we?"}, thread_id="omt_1", create_time=T0 * 1000)
+    replies = []
+    for n in range(2):
+        mid = emu.add_message("file", {"file_key": "file_r%d" % n, "file_name": "r%d.txt" % n}, thread_id="omt_1",
+                              root_id=root, parent_id=root, create_time=(T0 + 10 + n) * 1000)
+        emu.add_resource(mid, "file_r%d" % n, b"reply %d" % n, filename="r%d.txt" % n)
+        replies.append(mid)
+    later = emu.add_message("text", {"text": "after"}, create_time=(T0 + 5) * 1000)
+    return root, replies, later
+
+
+def test_thread_replies_come_after_the_message_that_opened_the_thread(emu):
+    root, replies, later = _thread(emu)
+    with emu.client() as client:
+        assert [m.message_id for m in client.iter_messages("oc_emulator")] == [root, later]
+        assert [m.message_id for m in client.iter_messages("oc_emulator", expand_threads=True)] == \
+            [root] + replies + [later]
+
+
+def test_export_downloads_the_attachments_of_thread_replies(emu, tmp_path):
+    _thread(emu)
+    with emu.client() as client:
+        summary = client.export_chat("oc_emulator", str(tmp_path / "e"))
+    assert summary.downloaded == 2 and summary.messages == 4
+    names = sorted(n for _r, _d, files in os.walk(str(tmp_path / "e" / "files")) for n in files)
+    assert names == ["r0.txt", "r1.txt"]

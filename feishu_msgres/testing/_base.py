@@ -31,6 +31,8 @@ class Request:
         self.headers = headers
         self.kind = kind  # what the emulator took it for: "token", "message", "resource" … or "unknown"
         self.time = time.monotonic()
+        self.seq = 0  # its place among the requests the emulator saw, from 1 (set as it is recorded)
+        self.log_id: Optional[str] = None  # the log id its answer carries, where the dialect has one
 
     def __repr__(self) -> str:
         return "<Request %s %s %s>" % (self.method, self.path, self.headers.get("Range", ""))
@@ -107,6 +109,7 @@ class LoopbackEmulator:
     def _record(self, request: Request) -> None:
         with self._lock:
             self.requests.append(request)
+            request.seq = len(self.requests)  # under the lock: two requests never share one
 
 
 class BaseHandler(BaseHTTPRequestHandler):
@@ -116,6 +119,7 @@ class BaseHandler(BaseHTTPRequestHandler):
     it (``_answer``) with the senders here."""
 
     emulator: LoopbackEmulator
+    current: Request  # the request being answered (one connection carries several in turn)
     protocol_version = "HTTP/1.1"
     # TCP_NODELAY, as real servers set it: otherwise a body written after its headers waits
     # for the client's delayed ACK (40 ms on Linux) and every small answer is slow.
@@ -137,6 +141,7 @@ class BaseHandler(BaseHTTPRequestHandler):
         request = self._new_request(path, query, kind, raw_body)
         emu = self.emulator
         emu._record(request)
+        self.current = request  # what ``_stamp`` and the dialect's error bodies speak of
         if emu.latency:
             time.sleep(emu.latency)
         actions = emu._actions_for(kind, key)
@@ -205,6 +210,8 @@ class BaseHandler(BaseHTTPRequestHandler):
                 actions: Actions) -> None:
         """``data[start:end]``, broken off after ``drop_after`` bytes, ``trickle``-d."""
         self._head(status, headers, end - start)
+        for name, value in self._stamp().items():  # a served body is an answer like any other
+            self.send_header(name, value)
         self.end_headers()
         limit = end
         if actions.drop_after is not None:

@@ -13,6 +13,8 @@ from urllib.parse import unquote
 from .._names import content_disposition
 from ._base import BaseHandler, LoopbackEmulator, Request, parse_range
 from ._faults import Actions
+from ._tokens import grant_of, issue
+from ._users import USER_ID_TYPES, Directory, as_seen
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 LIST_PATH = "/open-apis/im/v1/messages"
@@ -22,6 +24,11 @@ BOSSHI_TOKEN_PATH = "/open-apis/auth/tenant_access_token/internal"
 _BOSSHI_MESSAGE = re.compile(r"^/open-apis/im/messages/([^/]+)$")
 _MESSAGE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)$")
 _RESOURCE = re.compile(r"^/open-apis/im/v1/messages/([^/]+)/resources/([^/]+)$")
+INVALID_PARAM = "Your request contains an invalid request parameter."  # seed 001: 230001
+# Seed 000, "使用限制": only resources within 100 MB are served ("仅支持下载 100 MB 以内的资源文件").
+MAX_RESOURCE_SIZE = 100 * 1024 * 1024
+RESOURCE_TYPES = ("image", "file")  # seed 000, query parameter type: required, one of these
+DISPOSITIONS = ("rfc5987", "raw_utf8")  # how Content-Disposition carries a name (see _disposition)
 
 
 def route(dialect: str, method: str, path: str) -> Tuple[str, Optional[str]]:
@@ -63,10 +70,12 @@ class FeishuService(LoopbackEmulator):
         dialect: str = "feishu",
         app_ticket: str = "ticket-emulator",
         tenant_keys: Tuple[str, ...] = ("tk_emulator",),
+        content_disposition: str = "rfc5987",
     ) -> None:
         if dialect not in ("feishu", "bosshi"):
             raise ValueError("dialect is 'feishu' (also Lark) or 'bosshi'")
         super().__init__(host, port)
+        self.content_disposition = content_disposition
         self.dialect = dialect
         self.app_ticket = app_ticket  # what a store app must present (Feishu pushes it hourly)
         self.tenant_keys = set(tenant_keys)  # tenants that installed the store app
@@ -77,20 +86,37 @@ class FeishuService(LoopbackEmulator):
         self._messages: Dict[str, Dict[str, Any]] = {}
         self._children: Dict[str, List[str]] = {}
         self._resources: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        self._tokens: Dict[str, float] = {}
+        self._expired_through = 0  # tokens of this serial and older are refused here (expire_tokens)
         self._counter = 0
+        self.users = Directory()  # each sender's open_id, union_id and user_id (seed 001)
+        self.max_resource_size = MAX_RESOURCE_SIZE
         # Resources of merge_forward children: seed 000 ("usage limits") refuses both the
         # child's id and the container's (234043), the default here. Reports from the live
         # service (NousResearch/hermes-agent PR #66729 downloads a child's images under the
         # container's id) say the container serves them: set True to model that.
         self.forwarded_served_by_container = False
 
-    def _issue_token(self, prefix: str = "t-") -> str:
-        with self._lock:
-            self._counter += 1
-            token = "%semulator-%06d" % (prefix, self._counter)
-            self._tokens[token] = time.time() + self.token_lifetime
-        return token
+    @property
+    def content_disposition(self) -> str:
+        """How a resource's name is sent: ``"rfc5987"`` (an ASCII ``filename`` and the exact
+        name as ``filename*``) or ``"raw_utf8"`` (the name's UTF-8 bytes in ``filename``)."""
+        return self._disposition
+
+    @content_disposition.setter
+    def content_disposition(self, value: str) -> None:
+        if value not in DISPOSITIONS:
+            raise ValueError("content_disposition is one of %s" % (DISPOSITIONS,))
+        self._disposition = value
+
+    def _record(self, request: Request) -> None:
+        super()._record(request)
+        # Every answer carries its own log id: Feishu in the X-Tt-Logid header (lark-oapi
+        # core/model/base_response.py get_log_id) and, on errors, as error.log_id in the body
+        # (lark-oapi core/model/error.py); BOSS Hi as the body's traceId (seed 003).
+        request.log_id = ("emu%08d" if self.dialect == "feishu" else "emu-trace-%d") % request.seq
+
+    def _issue_token(self, prefix: str = "t-", tenant_key: Optional[str] = None) -> str:
+        return issue(prefix, self.app_id, self.token_lifetime, tenant_key)
 
     def _token_error(self, authorization: Optional[str]) -> Optional[Tuple[int, int, str]]:
         """(status, code, msg) if ``authorization`` is no valid ``Bearer`` token: Feishu's
@@ -100,9 +126,9 @@ class FeishuService(LoopbackEmulator):
         token = authorization[len("Bearer "):]
         if token == self.user_access_token:
             return None
-        with self._lock:
-            expires = self._tokens.get(token)
-        if expires is None or expires < time.time():
+        grant = grant_of(token)  # issued by any emulator of this process: see _tokens
+        if (grant is None or grant.app_id != self.app_id or grant.expires < time.time()
+                or grant.serial <= self._expired_through):
             return 400, 99991663, "Invalid access token for authorization"
         return None
 
@@ -126,12 +152,12 @@ class FeishuHandler(BaseHandler):
         if kind in ("token", "app_token", "store_token"):
             return self._token(kind, raw_body)
         if kind == "unknown":
-            return self._json(404, {"code": 404, "msg": "no such endpoint in the emulator"})
+            return self._error(404, 404, "no such endpoint in the emulator")
         denied = emu._token_error(self.headers.get("Authorization"))  # "Bearer <token>" (seeds 000, 001)
         if denied:
             return self._error(*denied)
         if kind == "message":
-            return self._message(key or "")
+            return self._message(key or "", request.query)
         if kind == "list":
             return self._list(request.query)
         match = _RESOURCE.match(request.path)
@@ -139,21 +165,25 @@ class FeishuHandler(BaseHandler):
         return self._resource(unquote(match.group(1)), key or "", request.query.get("type"), actions)
 
     def _stamp(self) -> Dict[str, str]:
-        if self.emulator.dialect == "feishu":  # BOSS Hi puts a traceId in the body instead (seed 003)
-            return {"X-Tt-Logid": "emu%08d" % len(self.emulator.requests)}
+        if self.emulator.dialect == "feishu" and self.current.log_id:  # BOSS Hi: traceId in the body (seed 003)
+            return {"X-Tt-Logid": self.current.log_id}
         return {}
 
     def _json(self, status: int, body: Dict[str, Any], headers: Optional[Dict[str, str]] = None) -> None:
         if self.emulator.dialect == "bosshi":  # seed 003's response: success and traceId beside code
-            body = dict(body, success=body.get("code") == 0, traceId="emu-trace-%d" % len(self.emulator.requests))
+            body = dict(body, success=body.get("code") == 0, traceId=self.current.log_id)
         self._send_json(status, body, headers)
 
     def _error(self, status: int, code: object, msg: str, headers: Optional[Dict[str, str]] = None) -> None:
         """The API's error: HTTP status, ``code`` and ``msg`` (seeds 000, 001), and on Feishu
-        an ``error.log_id``."""
+        an ``error`` object with this answer's own log id, the one its X-Tt-Logid header
+        carries, and the troubleshooting link built from it (lark-oapi core/model/error.py:
+        ``log_id``, ``troubleshooter``)."""
         body: Dict[str, Any] = {"code": code, "msg": msg}
         if self.emulator.dialect == "feishu":
-            body["error"] = {"log_id": "emu-log-%s" % (code,)}
+            log_id = self.current.log_id
+            body["error"] = {"log_id": log_id, "troubleshooter": "排查建议查看(Troubleshooting suggestions): "
+                             "https://open.feishu.cn/search?from=openapi&log_id=%s&code=%s" % (log_id, code)}
         self._json(status, body, headers)
 
     def _fault_answer(self, status: int, actions: Actions) -> None:
@@ -175,11 +205,12 @@ class FeishuHandler(BaseHandler):
             body = {}
         if kind == "store_token":  # a store app's tenant token: its app token and the tenant
             if emu._token_error("Bearer " + str(body.get("app_access_token"))):
-                return self._error(400, 99991663, "app access token invalid")
+                # the server error code list: 99991664 "invalid app token"
+                return self._error(400, 99991664, "invalid app token")
             if body.get("tenant_key") not in emu.tenant_keys:
                 return self._error(400, 10005, "tenant_key is invalid: the app is not installed there")
-            return self._json(200, {"code": 0, "msg": "ok", "tenant_access_token": emu._issue_token(),
-                                    "expire": emu.token_lifetime})
+            return self._json(200, {"code": 0, "msg": "ok", "expire": emu.token_lifetime,
+                                    "tenant_access_token": emu._issue_token(tenant_key=body["tenant_key"])})
         if body.get("app_id") != emu.app_id:
             return self._error(400, 10003, "invalid param: app_id")
         if body.get("app_secret") != emu.app_secret:
@@ -195,20 +226,36 @@ class FeishuHandler(BaseHandler):
         self._json(200, {"code": 0, "msg": "ok", "tenant_access_token": emu._issue_token(),
                          "expire": emu.token_lifetime})
 
-    def _message(self, message_id: str) -> None:
+    def _user_id_type(self, query: Dict[str, str]) -> Optional[str]:
+        """The ``user_id_type`` asked (seeds 001 and 003: open_id, union_id or user_id; open_id
+        when absent); None, after answering 230001 (seed 001's parameter error), if invalid."""
+        wanted = query.get("user_id_type", "open_id")
+        if wanted in USER_ID_TYPES:
+            return wanted
+        self._error(400, 230001, INVALID_PARAM)
+        return None
+
+    def _message(self, message_id: str, query: Dict[str, str]) -> None:
         """Seed 001: the message in ``items``, a merge_forward's sub-messages after it; seed
-        003 (BOSS Hi): the one message directly in ``data``."""
+        003 (BOSS Hi): the one message directly in ``data``. Senders and mentions by the
+        ``user_id_type`` asked."""
         emu = self.emulator
+        id_type = self._user_id_type(query)
+        if id_type is None:
+            return None
         item = emu._messages.get(message_id)
         if item is None:
-            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+            return self._error(400, 230001, INVALID_PARAM)
         if emu.dialect == "bosshi":  # as seed 003's example: null ids kept, camelCase sender
+            # seed 003: user_id_type chooses the sender's id; mentions are "目前仅支持 open_id"
+            item = as_seen(item, id_type, emu.users, mentions=False)
             sender = item.get("sender") or {}
             data = dict(item, chat_id=item.get("chat_id"), upper_message_id=item.get("upper_message_id"), sender={
                 "id": sender.get("id"), "idType": sender.get("id_type"), "senderType": sender.get("sender_type"),
                 "tenantKey": sender.get("tenant_key")})
             return self._json(200, {"code": 0, "msg": "操作成功", "data": data})
         items = [item] + [emu._messages[child] for child in self._descendants(message_id)]
+        items = [as_seen(i, id_type, emu.users) for i in items]
         self._json(200, {"code": 0, "msg": "success", "data": {"items": items}})
 
     def _descendants(self, message_id: str) -> List[str]:
@@ -222,28 +269,38 @@ class FeishuHandler(BaseHandler):
         return found
 
     def _list(self, query: Dict[str, str]) -> None:
-        """The history of a chat or a thread: top-level messages only, paged."""
+        """The history of a chat or a thread: top-level messages only, paged. The list document
+        names no ``user_id_type`` (lark-oapi's ListMessageRequestBuilder has none), so open_id
+        is what callers get; given, it is honoured as on message get (seed 001), since the
+        items are the same message objects whose ids "follow user_id_type"."""
         emu = self.emulator
         kind, container = query.get("container_id_type"), query.get("container_id")
+        id_type = self._user_id_type(query)
+        if id_type is None:
+            return None
         try:
             page_size = int(query.get("page_size", "20"))
             offset = int(query.get("page_token", "pt_0")[3:])
             start = int(query["start_time"]) * 1000 if "start_time" in query else None
             end = int(query["end_time"]) * 1000 + 999 if "end_time" in query else None
         except ValueError:
-            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+            return self._error(400, 230001, INVALID_PARAM)
         if kind not in ("chat", "thread") or not container or not 1 <= page_size <= 50 or (
                 kind == "thread" and (start is not None or end is not None)):
-            return self._error(400, 230001, "Your request contains an invalid request parameter.")
+            return self._error(400, 230001, INVALID_PARAM)
         field = "chat_id" if kind == "chat" else "thread_id"
         with emu._lock:
+            # A chat lists the message that opened a thread, not the replies in it (a reply
+            # holds thread_id and root_id): those come by container_id_type=thread, which is
+            # why lark-cli expands threads (shortcuts/im/convert_lib/thread.go).
             items = [m for m in emu._messages.values()
                      if m.get(field) == container and not m.get("upper_message_id")
+                     and (kind == "thread" or not (m.get("thread_id") and m.get("root_id")))
                      and (start is None or int(m["create_time"]) >= start)
                      and (end is None or int(m["create_time"]) <= end)]
         # sort() is stable: messages of the same millisecond keep the order they were added in
         items.sort(key=lambda m: int(m["create_time"]), reverse=query.get("sort_type") == "ByCreateTimeDesc")
-        page = items[offset:offset + page_size]
+        page = [as_seen(m, id_type, emu.users) for m in items[offset:offset + page_size]]
         more = offset + page_size < len(items)
         data: Dict[str, Any] = {"has_more": more, "items": page}
         if more:
@@ -255,7 +312,9 @@ class FeishuHandler(BaseHandler):
         uses it (seed 002)."""
         emu = self.emulator
         item = emu._messages.get(message_id)
-        if item is None:
+        if type_ not in RESOURCE_TYPES or item is None:
+            # seed 000: type is required and "image" or "file" ("查询参数"); a missing or other
+            # value, like an unknown message, is 234001 "Invalid request param."
             return self._error(400, 234001, "Invalid request param.")
         if item.get("deleted"):
             return self._error(400, 230110, "Action unavailable as the message has been deleted.")
@@ -263,19 +322,41 @@ class FeishuHandler(BaseHandler):
         if item.get("msg_type") == "merge_forward" and emu.forwarded_served_by_container:
             res = next((emu._resources[(c, file_key)] for c in self._descendants(message_id)
                         if (c, file_key) in emu._resources), None)
-        elif item.get("upper_message_id") or item.get("msg_type") in ("merge_forward", "interactive"):
-            return self._error(400, 234043, "Unsupported message type.")  # forwards, their children, cards
+        elif item.get("upper_message_id") or item.get("msg_type") in ("merge_forward", "interactive", "sticker"):
+            # seed 000 "使用限制": no resources of forwards, their children or cards (234043), and
+            # none of stickers ("暂不支持获取表情包资源"; type file is "表情包除外"): the code
+            # for a message type the endpoint does not serve is 234043 "不支持的消息类型"
+            return self._error(400, 234043, "Unsupported message type.")
         if res is None or res["type"] != type_:
+            # seed 000: 234003 "该资源不属于当前消息" (file_key and message_id must match); a valid
+            # type that is not the resource's (image for a file) names no resource of the message
             return self._error(400, 234003, "File not in message.")
+        if len(res["data"]) > emu.max_resource_size:
+            # seed 000: only resources within 100 MB, 234037 otherwise; the limit is on the
+            # resource, so a Range asking for a small part of a larger one is refused too
+            return self._error(400, 234037, "Downloaded file size exceeds limit.")
         if actions.limit is not None and self._answer_length(len(res["data"]), actions) > actions.limit:
-            # seed 000: 234037 "Downloaded file size exceeds limit" (100 MB); a gateway with a
-            # smaller cap refuses longer range answers the same way
+            # a gateway cap (a fault, not the service): it refuses longer answers, ranges
+            # included, with seed 000's 234037 "Downloaded file size exceeds limit"
             return self._error(400, 234037, "Downloaded file size exceeds limit.")
         headers = {"Content-Type": res["content_type"], "Accept-Ranges": "bytes"}
         headers.update(res["validators"])
         if res["filename"]:
-            headers["Content-Disposition"] = content_disposition(res["filename"])
+            headers["Content-Disposition"] = self._disposition(res["filename"])
         self._serve(res["data"], headers, actions)
+
+    def _disposition(self, name: str) -> str:
+        """Content-Disposition for ``name``: RFC 6266 with RFC 5987 ``filename*``, or as the
+        live service is reported to send it, the name's UTF-8 bytes raw in a quoted
+        ``filename`` and no ``filename*`` (larksuite/openclaw-lark issue #364, openclaw/openclaw
+        PR #50435: ``attachment; filename="何不同舟渡_2.txt"``); the official SDK reads that
+        form (lark-oapi core/utils/files.py ``Files.parse_file_name`` decodes a plain filename
+        as UTF-8). http.server writes headers as latin-1, so the UTF-8 bytes are handed over
+        as the latin-1 text that encodes to them."""
+        if self.emulator.content_disposition == "raw_utf8":
+            quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+            return ('attachment; filename="%s"' % quoted).encode("utf-8").decode("latin-1")
+        return content_disposition(name)
 
     def _answer_length(self, size: int, actions: Actions) -> int:
         """How many bytes the answer to this request would hold."""

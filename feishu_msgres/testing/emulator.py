@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ._base import Request
 from ._faults import Actions
 from ._feishu import FeishuService
+from ._tokens import last_serial
 
 __all__ = ["FeishuEmulator", "Request"]
 
@@ -20,7 +21,8 @@ __all__ = ["FeishuEmulator", "Request"]
 class FeishuEmulator(FeishuService):
     """``with FeishuEmulator() as emu: client = emu.client()``.
 
-    Add messages with ``add_message`` and their bytes with ``add_resource``; inject faults
+    Add messages with ``add_message`` (a chat full of real ones with ``add_realistic_chat``),
+    their bytes with ``add_resource`` and a sender's three ids with ``add_user``; inject faults
     with ``fail``, ``rate_limit``, ``drop_after``, ``ignore_range``, ``wrong_content_range``,
     ``trickle`` and ``expire_tokens`` (each for ``times`` requests, after letting ``after``
     matching ones through); read what arrived in ``requests``.
@@ -122,6 +124,23 @@ class FeishuEmulator(FeishuService):
                           content_type=content_type or old["content_type"], filename=filename or old["filename"],
                           etag=etag, last_modified=last_modified)
 
+    def add_user(self, open_id: str, *, union_id: Optional[str] = None,
+                 user_id: Optional[str] = None) -> Dict[str, str]:
+        """A user's three ids (seed 001: open_id, union_id, user_id); ids not given are made
+        up from the open_id, as they are for any sender never added. Answers carry the one
+        ``user_id_type`` asks for, open_id by default."""
+        return self.users.add(open_id, union_id, user_id)
+
+    def add_realistic_chat(self, chat_id: str = "oc_realistic", n: int = 150, seed: int = 0,
+                           start_ms: int = 1700000000000) -> List[str]:
+        """Fill ``chat_id`` with ``n`` top-level messages of a busy team chat, the same for the
+        same ``seed``: long posts in many scripts, every message type, merge_forwards with
+        children, mentions, app senders, a recalled message, and the bytes of every image,
+        file, audio and video (named in many scripts). Returns the top-level ids in order."""
+        from ._realistic import fill_chat
+
+        return fill_chat(self, chat_id, n, seed, start_ms)
+
     # -- faults ---------------------------------------------------------------------------
 
     def fail(
@@ -187,6 +206,9 @@ class FeishuEmulator(FeishuService):
         self._add_fault("resource", file_key, times, after, Actions(trickle=(delay, block)))
 
     def expire_tokens(self) -> None:
-        """Every token issued so far becomes invalid (code 99991663 on its next use)."""
+        """Every token issued so far becomes invalid here (code 99991663 on its next use).
+
+        Tokens are shared by the emulators of a process (see ``_tokens``); expiring them is
+        this emulator's own view, so another test's emulator is not disturbed."""
         with self._lock:
-            self._tokens.clear()
+            self._expired_through = last_serial()
