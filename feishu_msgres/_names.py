@@ -19,33 +19,58 @@ _EXT_VALUE = re.compile(r"^\s*([!#$&+^_`{}~0-9A-Za-z-]*)'[^']*'(.*?)\s*$")
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*]')
 MAX_NAME_BYTES = 255
+# Invisible characters that change how a name reads (lark-cli's isDangerousUnicode):
+# "invoice\u202efdp.exe" shows as "invoiceexe.pdf". Zero-width characters, the bidi embeddings,
+# overrides and isolates, and the byte order mark.
+_SPOOFING = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Control characters: C0, DEL, C1 (NEL is U+0085), and the line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Names Windows keeps for devices, with or without an extension (CON, nul.txt, COM1.log).
+_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])(\..*)?$",
+                       re.IGNORECASE)
 
-# The types chat attachments come as, where mimetypes' first guess is odd (.jpe, .mpga …).
+# Extensions for the types chat attachments come as: one table, the same on every machine
+# (the standard library's mimetypes reads /etc/mime.types where there is one, and without it
+# docx, xlsx, pptx, ogg and wav lose theirs, while application/xml gets ".xsl").
 _EXTENSIONS: Dict[str, str] = {
-    "image/jpeg": ".jpg",
-    "image/jpg": ".jpg",
-    "image/png": ".png",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "image/bmp": ".bmp",
-    "image/heic": ".heic",
-    "image/svg+xml": ".svg",
-    "image/tiff": ".tiff",
-    "video/mp4": ".mp4",
-    "video/quicktime": ".mov",
-    "video/webm": ".webm",
-    "audio/mpeg": ".mp3",
-    "audio/mp4": ".m4a",
-    "audio/ogg": ".ogg",
-    "audio/opus": ".opus",
-    "audio/wav": ".wav",
-    "audio/x-wav": ".wav",
-    "audio/amr": ".amr",
-    "application/pdf": ".pdf",
-    "application/zip": ".zip",
-    "application/json": ".json",
-    "text/plain": ".txt",
-    "text/csv": ".csv",
+    # images
+    "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/pjpeg": ".jpg", "image/png": ".png", "image/gif": ".gif",
+    "image/webp": ".webp", "image/bmp": ".bmp", "image/x-ms-bmp": ".bmp", "image/heic": ".heic",
+    "image/heif": ".heif", "image/avif": ".avif", "image/svg+xml": ".svg", "image/tiff": ".tiff",
+    "image/x-icon": ".ico", "image/vnd.microsoft.icon": ".ico",
+    # video
+    "video/mp4": ".mp4", "video/quicktime": ".mov", "video/webm": ".webm", "video/3gpp": ".3gp",
+    "video/3gpp2": ".3g2", "video/x-msvideo": ".avi", "video/x-matroska": ".mkv", "video/mpeg": ".mpeg",
+    "video/x-flv": ".flv", "video/x-ms-wmv": ".wmv", "video/ogg": ".ogv",
+    # audio
+    "audio/mpeg": ".mp3", "audio/mp3": ".mp3", "audio/mp4": ".m4a", "audio/x-m4a": ".m4a", "audio/aac": ".aac",
+    "audio/ogg": ".ogg", "application/ogg": ".ogg", "audio/opus": ".opus", "audio/wav": ".wav",
+    "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/vnd.wave": ".wav", "audio/amr": ".amr",
+    "audio/flac": ".flac", "audio/x-flac": ".flac", "audio/webm": ".weba", "audio/3gpp": ".3gp",
+    # documents
+    "application/pdf": ".pdf", "application/msword": ".doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+    "application/vnd.ms-excel": ".xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.ms-powerpoint": ".ppt",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": ".pptx",
+    "application/vnd.oasis.opendocument.text": ".odt", "application/vnd.oasis.opendocument.spreadsheet": ".ods",
+    "application/vnd.oasis.opendocument.presentation": ".odp", "application/rtf": ".rtf", "text/rtf": ".rtf",
+    "application/epub+zip": ".epub", "application/vnd.apple.pages": ".pages",
+    "application/vnd.apple.numbers": ".numbers", "application/vnd.apple.keynote": ".key",
+    # archives
+    "application/zip": ".zip", "application/x-zip-compressed": ".zip", "application/x-rar-compressed": ".rar",
+    "application/vnd.rar": ".rar", "application/x-7z-compressed": ".7z", "application/gzip": ".gz",
+    "application/x-gzip": ".gz", "application/x-tar": ".tar", "application/x-bzip2": ".bz2",
+    "application/x-xz": ".xz",
+    # text and data
+    "text/plain": ".txt", "text/csv": ".csv", "text/markdown": ".md", "text/html": ".html", "text/css": ".css",
+    "application/json": ".json", "application/xml": ".xml", "text/xml": ".xml", "application/yaml": ".yaml",
+    "text/yaml": ".yaml", "application/javascript": ".js", "text/javascript": ".js", "text/calendar": ".ics",
+    "text/vcard": ".vcf", "text/x-vcard": ".vcf",
+    # installers and packages people send
+    "application/vnd.android.package-archive": ".apk", "application/x-apple-diskimage": ".dmg",
+    "application/x-msdownload": ".exe", "application/x-msi": ".msi",
 }
 
 
@@ -113,22 +138,39 @@ def safe_filename(name: Optional[str]) -> Optional[str]:
     """A name that is safe as one file in a chosen folder, or None if none can be made.
 
     Only the last path component is kept (``/`` and ``\\`` both count); characters Windows
-    forbids become ``_``; names that are empty, ``.``/``..`` or hold control characters
-    are refused; a name longer than 255 UTF-8 bytes is shortened, keeping its extension.
+    forbids become ``_``; names that are empty, ``.``/``..`` or hold control characters (C0,
+    DEL, C1, U+2028/U+2029) are refused; invisible characters that change how a name reads
+    (bidi controls, zero-width characters) are removed; Windows' device names (``CON``,
+    ``nul.txt``, ``COM1``) get a ``_`` before them; trailing dots and spaces go; a name longer
+    than 255 UTF-8 bytes is shortened, keeping its extension.
     A leading dot becomes ``_``: a server never plants a hidden file (``.bash_profile``),
     and hidden names in a download folder are this library's own temporary files.
     """
     if not name:
         return None
-    base = re.split(r"[/\\]", name)[-1].strip()
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in base):
+    base = re.split(r"[/\\]", name)[-1]
+    if _CONTROL.search(base):
         return None
+    base = _SPOOFING.sub("", base).strip()
     base = _UNSAFE_CHARS.sub("_", base).rstrip(". ")
     if base in ("", ".", ".."):
         return None
     if base.startswith("."):
         base = "_" + base.lstrip(".")
+    if _RESERVED.match(base):
+        base = "_" + base
     return shorten(base)
+
+
+def spoofing_or_control(text: str) -> Optional[Tuple[str, str]]:
+    """The first control or spoofing character in ``text`` and what it is, or None."""
+    found = _CONTROL.search(text)
+    if found:
+        return found.group(), "a control character"
+    found = _SPOOFING.search(text)
+    if found:
+        return found.group(), "an invisible character that changes how it reads"
+    return None
 
 
 def shorten(name: str) -> str:
@@ -159,17 +201,11 @@ def split_ext(name: str) -> Tuple[str, str]:
 
 
 def extension_for(content_type: Optional[str]) -> str:
-    """``.png`` for ``image/png; charset=…``; "" for unknown types and octet-stream."""
+    """``.png`` for ``image/png; charset=…``; "" for types not in the table (octet-stream)."""
     if not content_type:
         return ""
     mime = content_type.split(";", 1)[0].strip().lower()
-    if mime in _EXTENSIONS:
-        return _EXTENSIONS[mime]
-    if mime == "application/octet-stream":
-        return ""
-    import mimetypes  # rarely needed: the table above has the usual types
-
-    return mimetypes.guess_extension(mime, strict=False) or ""
+    return _EXTENSIONS.get(mime, "")  # an unknown type (octet-stream too) says nothing
 
 
 def choose_filename(

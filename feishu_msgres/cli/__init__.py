@@ -39,7 +39,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("download", "dingtalk-download"):
-        check_output(parser, args.output)
+        check_output(parser, args.command, args.output)
     # A signal that is ignored stays ignored: ``nohup feishu-msgres export …`` outlives its terminal.
     previous = {signum: signal.signal(signum, _on_signal) for signum in _ENDING
                 if signal.getsignal(signum) is not signal.SIG_IGN}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import re
 from typing import Any, Callable, Optional, Sequence
 
 from .. import __version__
 from ..platforms import PLATFORMS
 from .output import PROG
+from .paths import output_problem
 
 EXAMPLES = {
     "demo": """examples:
@@ -49,17 +49,22 @@ its Content-Type (DingTalk's URLs end in .file).""",
 }
 
 
-def check_output(parser: argparse.ArgumentParser, output: Optional[str]) -> None:
-    """Seed 002's rule: --output is relative and never climbs out with ``..``."""
+def check_output(parser: argparse.ArgumentParser, command: str, output: Optional[str]) -> None:
+    """``--output`` as lark-cli checks it (``paths.output_problem``); a refusal is exit 2 with
+    the sub-command's usage."""
     if output is None:
         return
-    if not output.strip():
-        parser.error("--output must not be empty")
-    if os.path.isabs(output) or output.startswith("~") or (len(output) > 1 and output[1] == ":"):
-        parser.error("--output must be a relative path, not %r" % output)
-    parts = output.replace("\\", "/").split("/")
-    if ".." in parts:
-        parser.error("--output must not contain '..': %r" % output)
+    problem = output_problem(output)
+    if problem is not None:
+        subcommand(parser, command).error(problem)
+
+
+def subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of sub-command ``name`` (its usage is the one to show)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
+            return action.choices[name]  # type: ignore[no-any-return]
+    return parser
 
 
 def _positive(text: str) -> int:
