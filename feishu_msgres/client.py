@@ -228,16 +228,19 @@ class Client(ClientBase):
 
     def export_chat(self, chat_id: str, dest_dir: PathLike, start_time: Time = None, end_time: Time = None,
                     workers: int = 4, max_rate: Optional[int] = None,
-                    progress: Optional[Callable[["ExportProgress"], None]] = None) -> "ExportSummary":
+                    progress: Optional[Callable[["ExportProgress"], None]] = None,
+                    retry_failed: bool = False) -> "ExportSummary":
         """Every attachment of a chat's history into ``dest_dir``, resumable.
 
         ``workers`` threads share this client and its rate limit (``max_rate`` requests a
         second for this export, else the client's). Layout, manifest and resuming: see
-        ``feishu_msgres.export``. A resource that fails is recorded and the export goes on.
+        ``feishu_msgres.export``. A resource that fails is recorded and the export goes on;
+        one the service refuses for good (234043, 234037, 230110, 234003) is counted in
+        ``refused`` and not tried again by later runs unless ``retry_failed``.
         """
         from .export import export_chat  # threads and all: loaded by the first export only
 
-        return export_chat(self, chat_id, dest_dir, start_time, end_time, workers, max_rate, progress)
+        return export_chat(self, chat_id, dest_dir, start_time, end_time, workers, max_rate, progress, retry_failed)
 
     # -- resources ------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
@@ -29,6 +28,7 @@ import attr
 from ._exportdir import ExportLock, id_part, make_folder, open_for_append
 from .endpoints import Time, epoch_seconds, quote_id
 from .errors import ConfigError, FeishuError
+from .exportclient import ExportClient, ExportProgress, ExportSummary
 from .manifest import (
     FILES,
     MESSAGES,
@@ -41,65 +41,10 @@ from .manifest import (
     remove_stale_parts,
     write_state,
 )
-from .models import DownloadResult, Message, Resource
-from .ratelimit import Gate, RateLimiter
-
-if sys.version_info >= (3, 8):
-    from typing import Protocol
-else:  # pragma: no cover - Python 3.7: the protocols only type, so a plain base does
-    Protocol = object
+from .models import Message, Resource
+from .ratelimit import RateLimiter
 
 __all__ = ["ExportClient", "ExportProgress", "ExportSummary", "Manifest", "ManifestLine", "export_chat"]
-
-
-class _HasGate(Protocol):
-    @property
-    def gate(self) -> Gate: ...
-
-
-class ExportClient(Protocol):
-    """What an export asks of a client (``feishu_msgres.Client`` has it all)."""
-
-    @property
-    def connection(self) -> _HasGate: ...
-
-    def with_gate(self, gate: Gate) -> "ExportClient": ...
-
-    def iter_messages(self, container_id: str, start_time: Time = None, end_time: Time = None, *,
-                      container_id_type: str = "chat") -> Iterator[Message]:
-        ...
-
-    def get_message(self, message_id: str) -> Message: ...
-
-    def download_resource(self, message_id: str, file_key: str, type: str, dest: str, *, overwrite: bool,
-                          progress: Optional[Callable[[int, Optional[int]], None]], checksum: bool,
-                          container_id: Optional[str], _taken: Optional[Set[str]]) -> DownloadResult: ...
-
-
-@attr.s(auto_attribs=True)
-class ExportProgress:
-    """Counters of a running export, handed to ``progress`` after every change."""
-
-    messages: int = 0  # messages listed in this run
-    downloaded: int = 0
-    skipped: int = 0  # complete from an earlier run
-    failed: int = 0
-    bytes: int = 0  # bytes received in this run
-    pending: int = 0  # resources still to try
-
-
-@attr.frozen
-class ExportSummary:
-    dest_dir: str
-    messages: int
-    downloaded: int
-    skipped: int
-    failed: int
-    bytes: int
-
-    @property
-    def ok(self) -> bool:
-        return self.failed == 0
 
 
 def export_chat(
@@ -111,6 +56,7 @@ def export_chat(
     workers: int = 4,
     max_rate: Optional[int] = None,
     progress: Optional[Callable[[ExportProgress], None]] = None,
+    retry_failed: bool = False,
 ) -> ExportSummary:
     """See ``Client.export_chat``."""
     if workers < 1:
@@ -126,13 +72,14 @@ def export_chat(
     os.makedirs(folder, exist_ok=True)
     lock = ExportLock(folder)  # one export at a time in a folder
     try:
-        return _export(client, chat_id, folder, window, workers, max_rate, progress)
+        return _export(client, chat_id, folder, window, workers, max_rate, progress, retry_failed)
     finally:
         lock.release()
 
 
 def _export(client: ExportClient, chat_id: str, folder: str, window: Dict[str, Optional[int]], workers: int,
-            max_rate: Optional[int], progress: Optional[Callable[[ExportProgress], None]]) -> ExportSummary:
+            max_rate: Optional[int], progress: Optional[Callable[[ExportProgress], None]],
+            retry_failed: bool) -> ExportSummary:
     make_folder(folder, FILES)
     state = read_state(folder, chat_id)
     remove_stale_parts(os.path.join(folder, FILES))
@@ -143,6 +90,7 @@ def _export(client: ExportClient, chat_id: str, folder: str, window: Dict[str, O
     own = RateLimiter(max_rate, None) if max_rate is not None else None
     view = client.with_gate(client.connection.gate.joined(own, stop=stop))
     run = _Run(view, folder, chat_id, window, state, workers, progress, stop)
+    run.retry_failed = retry_failed
     try:
         return run.go()
     finally:
@@ -172,6 +120,7 @@ class _Run:
         self.counts = ExportProgress()
         self.lock = threading.Lock()
         self.stop = stop
+        self.retry_failed = False  # refusals for good are tried again only when asked
 
     def close(self) -> None:
         self.manifest.close()
@@ -199,7 +148,7 @@ class _Run:
             raise
         pool.shutdown(wait=True)
         c = self.counts
-        return ExportSummary(self.folder, c.messages, c.downloaded, c.skipped, c.failed, c.bytes)
+        return ExportSummary(self.folder, c.messages, c.downloaded, c.skipped, c.failed, c.bytes, c.refused)
 
     # -- what to export --------------------------------------------------------------------
 
@@ -302,6 +251,9 @@ class _Run:
                 if self.manifest.complete(_key(res)):
                     with self.lock:
                         self.counts.skipped += 1
+                elif self.manifest.refused(_key(res)) and not self.retry_failed:
+                    with self.lock:
+                        self.counts.refused += 1
                 else:
                     pending.append((msg, res))
         with self.lock:
@@ -327,7 +279,8 @@ class _Run:
 
     def _pending_quietly(self, message: Message) -> List[Tuple[Message, Resource]]:
         return [(msg, res) for msg in message.walk() for res in msg.resources
-                if not self.manifest.complete(_key(res))]
+                if not self.manifest.complete(_key(res))
+                and (self.retry_failed or not self.manifest.refused(_key(res)))]
 
     def _download(self, res: Resource, target: str, subfolder: str, taken: Set[str]) -> None:
         got = [0]
@@ -346,7 +299,10 @@ class _Run:
         except (FeishuError, OSError) as exc:
             line = ManifestLine.failure(_key(res), exc)
             with self.lock:
-                self.counts.failed += 1
+                if line.permanent:
+                    self.counts.refused += 1
+                else:
+                    self.counts.failed += 1
                 self.counts.bytes -= got[0]  # what a failed try received is not kept
         else:
             line = ManifestLine(*_key(res), saved_path="%s/%s" % (subfolder, os.path.basename(result.path or "")),

@@ -15,7 +15,7 @@ import attr
 
 from ._exportdir import open_for_append, write_json
 from ._files import remove_stale_parts as stale_parts
-from .errors import ConfigError
+from .errors import ConfigError, NotFoundError, TooLargeError, UnsupportedMessageError
 
 MANIFEST = "manifest.jsonl"
 MESSAGES = "messages.jsonl"
@@ -50,12 +50,13 @@ class ManifestLine:
     code: Code = None
     log_id: Optional[str] = None
     at: Optional[str] = None  # when, ISO 8601 UTC
+    permanent: bool = False  # refused for good: a later run does not try again unless asked
 
     @classmethod
     def failure(cls, key: Key, exc: BaseException) -> "ManifestLine":
         code = getattr(exc, "code", None)
         return cls(*key, error=" ".join(str(exc).split()), code=code if isinstance(code, (int, str)) else None,
-                   log_id=getattr(exc, "log_id", None), at=now())
+                   log_id=getattr(exc, "log_id", None), at=now(), permanent=refused_for_good(exc))
 
     @property
     def key(self) -> Key:
@@ -71,6 +72,8 @@ class ManifestLine:
         data: Dict[str, Any] = {"message_id": self.message_id, "file_key": self.file_key, "type": self.type}
         if self.error is not None:
             data.update(error=self.error, code=self.code, log_id=self.log_id)
+            if self.permanent:
+                data["permanent"] = True
         else:
             data.update(saved_path=self.saved_path, size_bytes=self.size_bytes, content_type=self.content_type,
                         sha256=self.sha256)
@@ -97,6 +100,7 @@ class ManifestLine:
             code=_opt(data.get("code"), (int, str)),
             log_id=_opt(data.get("log_id"), str),
             at=_opt(data.get("at"), str),
+            permanent=data.get("permanent") is True and error is not None,
         )
 
     @classmethod
@@ -138,6 +142,11 @@ class Manifest:
         path = os.path.join(self.folder, line.saved_path)
         return os.path.isfile(path) and os.path.getsize(path) == line.size_bytes
 
+    def refused(self, key: Key) -> bool:
+        """Refused for good by an earlier run (its last line says so)."""
+        line = self.last.get(key)
+        return line is not None and line.permanent
+
     def names_in(self, subfolder: str) -> Set[str]:
         """The names complete files hold in a message's folder (``files/…``, with ``/``)."""
         with self._lock:
@@ -154,6 +163,13 @@ class Manifest:
             self.last[line.key] = line
             if line.saved and line.saved_path:
                 self._take(line.saved_path)
+
+
+def refused_for_good(exc: BaseException) -> bool:
+    """An answer no rerun changes: a type the API does not serve (234043), over its size
+    limit (234037), a message or file gone (230110, 234003), an id that cannot be sent. A
+    refused permission, a rate limit, the network: a rerun may fix those."""
+    return isinstance(exc, (UnsupportedMessageError, TooLargeError, NotFoundError, ConfigError))
 
 
 def read_lines(path: str) -> Iterator[Dict[str, Any]]:

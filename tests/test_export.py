@@ -173,14 +173,32 @@ def test_failures_are_recorded_and_a_second_run_completes(emu, emu_client, tmp_p
         add_file(emu, n)
     top = emu.add_message("merge_forward", "Merged and Forwarded Message", create_time=(T0 + 9) * 1000)
     emu.add_message("image", {"image_key": "img_fw"}, upper_message_id=top, create_time=(T0 + 9) * 1000)
-    emu.fail("resource", 400, code=234037, msg="Downloaded file size exceeds limit.", key="file_2")
+    emu.fail("resource", 500, times=4, key="file_2")  # outlasts the transport's retries: a rerun may fix it
     first = emu_client.export_chat("oc_emulator", tmp_path)
-    assert (first.downloaded, first.failed) == (3, 2)
-    errors = {line["file_key"]: line["code"] for line in manifest(tmp_path) if line.get("error")}
-    assert errors == {"file_2": 234037, "img_fw": 234043}
+    assert (first.downloaded, first.failed, first.refused) == (3, 1, 1)
+    errors = {line["file_key"]: (line["code"], line.get("permanent")) for line in manifest(tmp_path)
+              if line.get("error")}
+    assert errors == {"file_2": (None, None), "img_fw": (234043, True)}  # 234043: refused for good
+    asked = emu.count("resource")
     second = emu_client.export_chat("oc_emulator", tmp_path)
-    assert (second.messages, second.downloaded, second.skipped, second.failed) == (0, 1, 3, 1)
+    assert (second.messages, second.downloaded, second.skipped, second.failed, second.refused) == (0, 1, 3, 0, 1)
     assert len(saved(tmp_path)) == 4
+    assert emu.count("resource") - asked == 1  # file_2 only: the refused image is not asked again
+    third = emu_client.export_chat("oc_emulator", tmp_path, retry_failed=True)
+    assert (third.downloaded, third.failed, third.refused) == (0, 0, 1)
+    assert emu.requests[-1].kind == "resource" and "img_fw" in emu.requests[-1].path  # asked again
+
+
+def test_the_command_exits_0_when_only_refusals_for_good_remain(emu, tmp_path):
+    top = emu.add_message("merge_forward", "Merged and Forwarded Message", create_time=T0 * 1000)
+    emu.add_message("image", {"image_key": "img_fw"}, upper_message_id=top, create_time=T0 * 1000)
+    env = dict(os.environ, FEISHU_BASE_URL=emu.url, FEISHU_APP_ID=emu.app_id, FEISHU_APP_SECRET=emu.app_secret)
+    for _ in range(2):  # cron, run after run
+        done = subprocess.run([sys.executable, "-m", "feishu_msgres", "export", "--chat-id", "oc_emulator",
+                               "--output-dir", str(tmp_path / "e")], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["refused"] == 1 and "refused for good" in done.stderr
 
 
 def test_a_second_run_lists_only_new_messages(emu, emu_client, tmp_path):
@@ -340,7 +358,7 @@ def test_a_line_cut_short_by_a_kill_does_not_swallow_the_next(emu, emu_client, t
             f.write('{"message_id": "om_cut", "file_')  # the kill came mid-line
     add_file(emu, 2)
     add_file(emu, 3)  # newer: the next run lists from here, so message 2 must be remembered
-    emu.fail("resource", 400, code=234037, msg="too large", key="file_2")
+    emu.fail("resource", 503, times=4, key="file_2")
     second = emu_client.export_chat("oc_emulator", tmp_path)
     assert (second.messages, second.failed) == (2, 1)
     third = emu_client.export_chat("oc_emulator", tmp_path)
@@ -355,7 +373,7 @@ def test_forwarded_children_unread_are_recorded_and_read_next_time(emu, emu_clie
     assert first.failed == 1
     assert [(line["type"], line["code"]) for line in manifest(tmp_path)] == [("children", None)]
     second = emu_client.export_chat("oc_emulator", tmp_path)
-    assert second.failed == 1  # now the child is known, and Feishu refuses it (234043)
+    assert (second.failed, second.refused) == (0, 1)  # now the child is known, and Feishu refuses it (234043)
     assert manifest(tmp_path)[-1]["file_key"] == "img_fw" and manifest(tmp_path)[-1]["code"] == 234043
 
 
@@ -522,7 +540,10 @@ def test_the_files_keep_the_earlier_format(emu, emu_client, tmp_path):
     with open(os.path.join(str(tmp_path), "messages.jsonl"), encoding="utf-8") as f:
         assert [_masked(line) for line in f.read().splitlines()] == [_masked(line) for line in OLD_MESSAGES]
     with open(os.path.join(str(tmp_path), "manifest.jsonl"), encoding="utf-8") as f:
-        assert sorted(_masked(line) for line in f.read().splitlines()) == sorted(map(_masked, OLD_MANIFEST))
+        # the one addition: a refusal for good says so ("permanent"), which earlier readers ignore
+        expected = [line.replace('"log_id": "emu00000005", ', '"log_id": "emu00000005", "permanent": true, ')
+                    for line in OLD_MANIFEST]
+        assert sorted(_masked(line) for line in f.read().splitlines()) == sorted(map(_masked, expected))
     with open(os.path.join(str(tmp_path), "export.json"), encoding="utf-8") as f:
         assert f.read() == json.dumps(OLD_STATE, indent=2)
 
@@ -536,21 +557,22 @@ def test_a_folder_of_the_earlier_format_resumes(emu, emu_client, tmp_path):
         (tmp_path / name).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     (tmp_path / "export.json").write_text(json.dumps(OLD_STATE, indent=2), encoding="utf-8")
     second = emu_client.export_chat("oc_emulator", tmp_path)
-    # file_1 complete; file_2 failed last time, now fetched; om_3's children read at last,
-    # and Feishu refuses its forwarded image (234043)
-    assert (second.messages, second.downloaded, second.skipped, second.failed) == (0, 1, 1, 1)
+    # file_1 complete; file_2 failed last time (an earlier line, without "permanent": tried
+    # again), now fetched; om_3's children read at last, and Feishu refuses its image for good
+    assert (second.messages, second.downloaded, second.skipped, second.failed, second.refused) == (0, 1, 1, 0, 1)
     assert [r for r in emu.requests if r.kind == "list"][-1].query["start_time"] == str(T0 + 4)
     new = manifest(tmp_path)[len(OLD_MANIFEST):]
     by_key = {line["file_key"]: line for line in new}
     assert list(by_key["file_2"]) == list(json.loads(OLD_MANIFEST[0]))  # a saved file's keys, in order
-    assert list(by_key["img_3"]) == list(json.loads(OLD_MANIFEST[1]))  # a failure's
+    assert list(by_key["img_3"]) == ["message_id", "file_key", "type", "error", "code", "log_id", "permanent",
+                                     "at"]  # a failure's, "permanent" added
     assert by_key["img_3"]["code"] == 234043
     with open(os.path.join(str(tmp_path), "messages.jsonl"), encoding="utf-8") as f:
         om_3 = json.loads(f.read().splitlines()[-1])
     assert "children_error" not in om_3 and [c["message_id"] for c in om_3["children"]] == ["om_3a"]
     messages_before = emu.count("message")
     third = emu_client.export_chat("oc_emulator", tmp_path)
-    assert (third.downloaded, third.skipped, third.failed) == (0, 2, 1)
+    assert (third.downloaded, third.skipped, third.failed, third.refused) == (0, 2, 0, 1)
     assert emu.count("message") == messages_before  # the children are known now: not read again
 
 

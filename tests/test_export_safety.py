@@ -59,7 +59,7 @@ def test_a_message_id_from_the_service_never_leads_outside(emu, tmp_path):
     export = tmp_path / "deep" / "export"
     with emu.client() as client:
         summary = client.export_chat("oc_emulator", str(export))
-    assert summary.failed == 1  # refused before any request: the id cannot be sent
+    assert summary.refused == 1  # refused before any request: the id cannot be sent
     assert sorted(os.listdir(str(tmp_path))) == ["deep"] and os.listdir(str(tmp_path / "deep")) == ["export"]
     assert os.listdir(str(export / "files")) == []  # its folder came and went inside
 

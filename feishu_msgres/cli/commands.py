@@ -115,14 +115,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         try:
             summary = client.export_chat(args.chat_id, args.output_dir, start_time=args.start_time,
-                                         end_time=args.end_time, workers=args.workers, progress=bar)
+                                         end_time=args.end_time, workers=args.workers, progress=bar,
+                                         retry_failed=args.retry_failed)
         finally:
             if bar is not None:
                 bar.close()
     emit_result(summary)
+    manifest = os.path.join(summary.dest_dir, "manifest.jsonl")
+    if summary.refused:  # for good: reported, but no reason for cron to call the run failed
+        print("%s: %d resource(s) refused for good by the service (not retried without --retry-failed): "
+              "see the lines with \"permanent\" in %s" % (PROG, summary.refused, manifest), file=sys.stderr)
     if not summary.ok:
-        print("%s: %d resource(s) failed: see the lines with \"error\" in %s" % (
-            PROG, summary.failed, os.path.join(summary.dest_dir, "manifest.jsonl")), file=sys.stderr)
+        print("%s: %d resource(s) failed, a rerun may fetch them: see the lines with \"error\" in %s" % (
+            PROG, summary.failed, manifest), file=sys.stderr)
         return 1
     return 0
 

@@ -26,7 +26,8 @@ def emit_result(result: Any, out: Optional[TextIO] = None) -> None:
         emit(result.to_dict(), out)
     else:  # an ExportSummary
         emit({"output_dir": result.dest_dir, "messages": result.messages, "downloaded": result.downloaded,
-              "skipped": result.skipped, "failed": result.failed, "bytes": result.bytes}, out)
+              "skipped": result.skipped, "failed": result.failed, "refused": result.refused,
+              "bytes": result.bytes}, out)
 
 
 def wants_progress(args: argparse.Namespace) -> bool:
@@ -79,8 +80,8 @@ class ExportBar(ProgressBar):
         if now - self.last < 0.1:
             return
         self.last = now
-        self.show("%d messages | files: %d done, %d skipped, %d failed, %d to go | %s" % (
-            counts.messages, counts.downloaded, counts.skipped, counts.failed, counts.pending,
+        self.show("%d messages | files: %d done, %d skipped, %d failed, %d refused, %d to go | %s" % (
+            counts.messages, counts.downloaded, counts.skipped, counts.failed, counts.refused, counts.pending,
             size_text(counts.bytes)))
 
 

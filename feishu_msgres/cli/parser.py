@@ -35,6 +35,8 @@ Without --output the server's file name is used, else the file_key plus an exten
   feishu-msgres export --chat-id oc_xxx --output-dir archive --start-time 1704067200 --workers 8
 
 Run it again to resume: complete files are skipped, failed ones retried, new messages fetched.
+What the service refuses for good (234043, 234037, 230110, 234003) is recorded once and not
+retried (--retry-failed does); the exit status is 1 only for what a rerun could still fetch.
 Times are ISO 8601 (a date alone is midnight, local time unless an offset is given) or epoch seconds.""",
     "dingtalk-download": """examples:
   export DINGTALK_APP_KEY=ding... DINGTALK_APP_SECRET=... DINGTALK_ROBOT_CODE=ding...
@@ -153,6 +155,8 @@ def _add_feishu_commands(sub: Sub, connection: argparse.ArgumentParser) -> None:
     export.add_argument("--start-time", type=parse_time, help="from this time (inclusive)")
     export.add_argument("--end-time", type=parse_time, help="up to this time (inclusive)")
     export.add_argument("--workers", type=_positive, default=4, help="downloads at once (default 4)")
+    export.add_argument("--retry-failed", action="store_true",
+                        help="try again what the service refused for good in earlier runs (234043, 234037 …)")
 
     every = sub("download-all", "download every resource of a message (and of forwarded ones)", [connection])
     every.add_argument("--message-id", required=True, help="the message (om_...)")
