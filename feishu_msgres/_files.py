@@ -178,9 +178,11 @@ class Target:
     """
 
     def __init__(
-        self, dest: Dest, overwrite: bool, add_extension: bool = False, taken: Optional[Set[str]] = None
+        self, dest: Dest, overwrite: bool, add_extension: bool = False, taken: Optional[Set[str]] = None,
+        skip_existing: bool = False,
     ) -> None:
         self.overwrite = overwrite
+        self.skip_existing = skip_existing
         self.add_extension = add_extension
         self.taken = taken
         self.file: Optional[IO[bytes]] = None
@@ -212,6 +214,25 @@ class Target:
         if not self.overwrite and os.path.lexists(path):
             raise _exists(path)
 
+    def existing(self, name: str, size: Optional[int]) -> Optional[str]:
+        """With ``skip_existing``: the path a file of this name and ``size`` already holds
+        (a rerun's), so the download is skipped; else None."""
+        if not self.skip_existing or size is None or self.file is not None:
+            return None
+        unique = self._unique(name, claim=False)
+        path = self.path if self.path is not None else os.path.join(self.folder or ".", unique)
+        if self.add_extension and self.path is not None and not split_ext(os.path.basename(path))[1]:
+            path += split_ext(name)[1]
+        try:
+            found = os.stat(path)
+        except OSError:
+            return None
+        if not (stat.S_ISREG(found.st_mode) and found.st_size == size):
+            return None
+        if self.path is None:
+            self._unique(name)  # its name stays taken: the batch's next file of this name gets " (2)"
+        return path
+
     def open(self, name: str) -> Union[AtomicFile, _FileObject]:
         """The sink to write into; ``name`` is used when the target is a folder."""
         if self.file is not None:
@@ -224,14 +245,15 @@ class Target:
         self.check_free(path)
         return AtomicFile(path, self.overwrite)
 
-    def _unique(self, name: str) -> str:
+    def _unique(self, name: str, claim: bool = True) -> str:
         if self.taken is None:
             return name
         candidate, n = name, 1
         while candidate.lower() in self.taken:  # lower(): case-insensitive file systems
             n += 1
             candidate = numbered(name, n)
-        self.taken.add(candidate.lower())
+        if claim:
+            self.taken.add(candidate.lower())
         return candidate
 
 

@@ -278,7 +278,8 @@ class Client(ClientBase):
 
     def download_resource(self, message_id: str, file_key: str, type: str, dest: "Dest", *, overwrite: bool = False,
                           progress: Optional["Progress"] = None, checksum: bool = False, add_extension: bool = False,
-                          container_id: Optional[str] = None, _taken: Optional[Set[str]] = None) -> DownloadResult:
+                          container_id: Optional[str] = None, skip_existing: bool = False,
+                          _taken: Optional[Set[str]] = None) -> DownloadResult:
         """Download one image or file of a message to a file object, a path or a folder.
 
         Files go in HTTP Range requests (a probe, then ranges from ``range_size`` up);
@@ -286,14 +287,16 @@ class Client(ClientBase):
         whole. ``add_extension``: a path without an extension gets the server's.
         ``container_id`` (``Resource.container_id``): the merge_forward message this one was
         forwarded in, asked once if the service refuses ``message_id``; the result's
-        ``message_id`` says which served.
+        ``message_id`` says which served. ``skip_existing``: a file already there with the
+        server's name and size is kept, nothing more read (``result.skipped``); one of
+        another size is replaced.
         """
         from .resources import save
 
         served: List[str] = []
         source = self._source(message_id, file_key, type, container_id, served)
-        result = save(source, dest, overwrite=overwrite, progress=progress,
-                      checksum=checksum, add_extension=add_extension, taken=_taken)
+        result = save(source, dest, overwrite=overwrite, progress=progress, checksum=checksum,
+                      add_extension=add_extension, taken=_taken, skip_existing=skip_existing)
         return attr.evolve(result, message_id=served[-1])
 
     def open_resource(self, message_id: str, file_key: str, type: str, *, progress: Optional["Progress"] = None,
@@ -322,7 +325,7 @@ class Client(ClientBase):
 
     def download_all(self, message_id: str, dest_dir: PathLike, *, overwrite: bool = False, checksum: bool = True,
                      progress: Optional[Callable[[Resource, int, Optional[int]], None]] = None,
-                     ) -> List[ResourceDownload]:
+                     skip_existing: bool = False) -> List[ResourceDownload]:
         """Every resource of a message and of its merge_forward children, into ``dest_dir``.
 
         Each is tried, whatever became of the others: the API's refusals (234043 for
@@ -330,11 +333,11 @@ class Client(ClientBase):
         Two resources with the same name never overwrite each other (``a (2).pdf``).
         """
         return list(self.iter_download_all(message_id, dest_dir, overwrite=overwrite, checksum=checksum,
-                                           progress=progress))
+                                           progress=progress, skip_existing=skip_existing))
 
     def iter_download_all(self, message_id: str, dest_dir: PathLike, *, overwrite: bool = False,
                           checksum: bool = True, progress: Optional[Callable[[Resource, int, Optional[int]], None]]
-                          = None) -> Iterator[ResourceDownload]:
+                          = None, skip_existing: bool = False) -> Iterator[ResourceDownload]:
         """``download_all``, yielding each outcome as soon as it is known."""
         message = self.get_message(message_id)
         folder = os.fspath(dest_dir)
@@ -345,7 +348,7 @@ class Client(ClientBase):
             try:
                 result = self.download_resource(res.message_id, res.file_key, res.type, folder, overwrite=overwrite,
                                                 progress=report, checksum=checksum, container_id=res.container_id,
-                                                _taken=taken)
+                                                skip_existing=skip_existing, _taken=taken)
             except (FeishuError, OSError) as exc:  # OSError: the disk (full, no permission)
                 yield ResourceDownload(res, error=exc)
             else:

@@ -97,13 +97,14 @@ def run_demo(folder: str, say: Callable[..., None] = print) -> None:
             say("  a %s message, %r, with %d image(s): %s\n" % (
                 post.msg_type, post.content.get("title"), len(post.resources),
                 ", ".join(r.file_key for r in post.resources)))
-            say("$ cd %s && %s download --message-id %s --file-key file_v3_demo_report --type file" % (
+            say("$ cd %s && %s download --message-id %s --file-key file_v3_demo_report --type file --skip-existing" % (
                 folder, PROG, ids["file"]))
-            emit_result(client.download_resource(ids["file"], "file_v3_demo_report", "file", folder, checksum=True))
+            emit_result(client.download_resource(ids["file"], "file_v3_demo_report", "file", folder, checksum=True,
+                                                 skip_existing=True))  # a second demo into one folder keeps it
             say("")
             for key in ("media", "post", "forward"):
-                say("$ %s download-all --message-id %s --output-dir %s" % (PROG, ids[key], folder))
-                failed = report_download_all(client, ids[key], folder)
+                say("$ %s download-all --message-id %s --output-dir %s --skip-existing" % (PROG, ids[key], folder))
+                failed = report_download_all(client, ids[key], folder, skip_existing=True)
                 if key == "forward" and failed:
                     say("  (Feishu does not serve resources of forwarded messages: the refusal is reported per"
                         " resource, and the command would exit 1)")

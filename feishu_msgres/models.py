@@ -311,6 +311,7 @@ class DownloadResult:
     # The message id that served it: the merge_forward container's when a forwarded
     # message's own id was refused (None where ids play no part: DingTalk).
     message_id: Optional[str] = None
+    skipped: bool = False  # skip_existing found it there whole: nothing was downloaded
 
     def to_dict(self) -> Dict[str, Any]:
         """The command's JSON line for a saved file (``saved_path`` normalised)."""
@@ -319,6 +320,7 @@ class DownloadResult:
             "size_bytes": self.size,
             "content_type": self.content_type,
             "sha256": self.sha256,
+            **({"skipped": True} if self.skipped else {}),
         }
 
 

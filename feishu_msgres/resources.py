@@ -19,13 +19,16 @@ _INLINE = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml"
 
 
 def save(source: Source, dest: Dest, *, overwrite: bool = False, progress: Optional[Progress] = None,
-         checksum: bool = False, add_extension: bool = False, taken: Optional[Set[str]] = None) -> DownloadResult:
+         checksum: bool = False, add_extension: bool = False, taken: Optional[Set[str]] = None,
+         skip_existing: bool = False) -> DownloadResult:
     """Stream ``source`` to ``dest`` (a bad dest is refused before any request).
 
     ``add_extension``: a path without an extension gets the server's. ``taken``: names a
-    batch already used in that folder (the next gets `` (2)``).
+    batch already used in that folder (the next gets `` (2)``). ``skip_existing``: a file
+    already there with the name and size the first answer gives is kept, and nothing more
+    is read (``result.skipped``); one of another size is left to ``overwrite``.
     """
-    target = Target(dest, overwrite, add_extension, taken)
+    target = Target(dest, overwrite, add_extension, taken, skip_existing)
     return Transfer(source, target, progress, checksum).run()
 
 

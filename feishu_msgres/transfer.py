@@ -81,6 +81,7 @@ class Transfer:
         self._response: Optional[requests.Response] = None  # the answer being read
         self._reused: Optional[bytearray] = None
         self.complete = False  # every byte delivered
+        self.skipped: Optional[str] = None  # the path of a whole file already there (skip_existing)
 
     @property
     def sha256(self) -> Optional[str]:
@@ -162,6 +163,11 @@ class Transfer:
             plan.range_done()
 
     def run(self) -> DownloadResult:
+        self.open()
+        if self.skipped is not None:  # there already, whole (skip_existing): nothing more is read
+            self.close()
+            return DownloadResult(size=self.plan.total or 0, content_type=self.content_type,
+                                  filename=self.server_name, path=self.skipped, skipped=True)
         try:
             for _ in self.chunks():
                 pass
@@ -190,12 +196,12 @@ class Transfer:
             response = source.open(plan.first_headers())
         raise_for_error(response, source.dialect)
         self._response = response
-        self._start(response)
         try:
             expect = plan.first_answer(response.status_code, response.headers)
         except BaseException:
             response.close()
             raise
+        self._start(response)  # after the answer is read: its size decides a skip_existing
         self.counter.total = plan.total
         return response, expect
 
@@ -204,6 +210,9 @@ class Transfer:
         name, self.server_name = choose_name(
             self.source.key, self.source.name_of(response.headers), self.content_type)
         if self.target is None or self.sink is not None:  # a sink started over is kept
+            return
+        self.skipped = self.target.existing(name, self.plan.total)
+        if self.skipped is not None:
             return
         try:
             self.sink = self.target.open(name)

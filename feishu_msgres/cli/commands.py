@@ -81,7 +81,8 @@ def cmd_download(args: argparse.Namespace) -> int:
         dest = download_dest(args.output)
         with _bar(args, args.file_key) as bar:
             result = client.download_resource(args.message_id, args.file_key, args.type, dest, overwrite=args.overwrite,
-                                              progress=bar, checksum=True, add_extension=True)
+                                              progress=bar, checksum=True, add_extension=True,
+                                              skip_existing=args.skip_existing)
     emit_result(result)
     return 0
 
@@ -103,7 +104,8 @@ def cmd_dingtalk_download(args: argparse.Namespace) -> int:
 
 def cmd_download_all(args: argparse.Namespace) -> int:
     with make_client(args) as client:
-        failed = report_download_all(client, args.message_id, args.output_dir, args.overwrite, wants_progress(args))
+        failed = report_download_all(client, args.message_id, args.output_dir, args.overwrite, wants_progress(args),
+                                     skip_existing=args.skip_existing)
     if failed:
         print("%s: %d resource(s) failed: see the \"error\" lines above" % (PROG, failed), file=sys.stderr)
         return 1

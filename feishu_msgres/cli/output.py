@@ -86,7 +86,7 @@ class ExportBar(ProgressBar):
 
 
 def report_download_all(client: Any, message_id: str, folder: str, overwrite: bool = False,
-                        progress: bool = False, out: Optional[TextIO] = None) -> int:
+                        progress: bool = False, out: Optional[TextIO] = None, skip_existing: bool = False) -> int:
     """Download every resource of a message, one JSON line each; returns how many failed."""
     bars: Dict[str, ProgressBar] = {}
 
@@ -96,7 +96,7 @@ def report_download_all(client: Any, message_id: str, folder: str, overwrite: bo
 
     failed = 0
     for outcome in client.iter_download_all(message_id, folder, overwrite=overwrite,
-                                            progress=report if progress else None):
+                                            progress=report if progress else None, skip_existing=skip_existing):
         bar = bars.pop(outcome.resource.file_key, None)
         if bar is not None:
             bar.close()

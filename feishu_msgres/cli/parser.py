@@ -147,6 +147,8 @@ def _add_feishu_commands(sub: Sub, connection: argparse.ArgumentParser) -> None:
                           help="image for images; file for files, audio and video")
     download.add_argument("--output", help="relative path or folder/ (default: the server's name, here)")
     download.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    download.add_argument("--skip-existing", action="store_true",
+                          help="keep a file already there with the same name and size, fetch nothing more")
     download.add_argument("--dry-run", action="store_true", help="print the request(s), send nothing")
 
     export = sub("export", "export every attachment of a chat's history (resumable)", [connection])
@@ -162,6 +164,8 @@ def _add_feishu_commands(sub: Sub, connection: argparse.ArgumentParser) -> None:
     every.add_argument("--message-id", required=True, help="the message (om_...)")
     every.add_argument("--output-dir", required=True, help="the folder to save into (created if missing)")
     every.add_argument("--overwrite", action="store_true", help="replace existing files")
+    every.add_argument("--skip-existing", action="store_true",
+                       help="keep a file already there with the same name and size (a rerun's), fetch nothing more")
 
 
 def _add_dingtalk_download(sub: Sub) -> None:
