@@ -258,6 +258,7 @@ class _Run:
                     pending.append((msg, res))
         with self.lock:
             self.counts.pending += len(pending)
+        self._tell()  # a resumed run's skips show too, not only its downloads
         return pending
 
     # -- doing it (in the workers) -----------------------------------------------------------

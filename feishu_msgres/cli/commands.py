@@ -79,7 +79,8 @@ def cmd_download(args: argparse.Namespace) -> int:
     with make_client(args) as client:
         client.resource_call(args.message_id, args.file_key, args.type)  # ids checked before any folder is made
         dest = download_dest(args.output)
-        with _bar(args, args.file_key) as bar:
+        # the file's name where the user gave one (the server's comes with the first answer)
+        with _bar(args, os.path.basename(args.output.rstrip("/\\")) if args.output else args.file_key) as bar:
             result = client.download_resource(args.message_id, args.file_key, args.type, dest, overwrite=args.overwrite,
                                               progress=bar, checksum=True, add_extension=True,
                                               skip_existing=args.skip_existing)

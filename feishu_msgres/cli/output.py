@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, Dict, Optional, TextIO, Tuple
 
 from ..models import DownloadResult, Resource, ResourceDownload
 
@@ -40,23 +40,31 @@ class ProgressBar:
     def __init__(self, label: str, stream: TextIO) -> None:
         self.label = label if len(label) <= 32 else label[:31] + "…"
         self.stream = stream
-        self.started = time.monotonic()
         self.last = 0.0
         self.shown = False
+        self.first: Optional[Tuple[float, int]] = None  # (when, bytes) of the first report
+        self.pending: Optional[Tuple[int, Optional[int]]] = None  # a frame skipped by the throttle
 
     def __call__(self, done: int, total: Optional[int]) -> None:
         now = time.monotonic()
+        if self.first is None:
+            self.first = (now, done)
         if now - self.last < 0.1 and done != total:
+            self.pending = (done, total)
             return
-        self.last = now
-        rate = done / max(now - self.started, 1e-6)
+        self.last, self.pending = now, None
+        self.show(self.frame(done, total, now))
+
+    def frame(self, done: int, total: Optional[int], now: float) -> str:
+        # The rate from the first bytes on, once half a second has passed: before, a first
+        # chunk over a few microseconds reads as gigabytes a second.
+        since, base = self.first or (now, done)
+        rate = "%s/s" % size_text((done - base) / (now - since)) if now - since >= 0.5 else "…"
         if total:
             filled = int(24 * done / total)
-            text = "%-32s [%-24s] %3d%% %s/%s %s/s" % (
-                self.label, "#" * filled, 100 * done // total, size_text(done), size_text(total), size_text(rate))
-        else:
-            text = "%-32s %s %s/s" % (self.label, size_text(done), size_text(rate))
-        self.show(text)
+            return "%-32s [%-24s] %3d%% %s/%s %s" % (
+                self.label, "#" * filled, 100 * done // total, size_text(done), size_text(total), rate)
+        return "%-32s %s %s" % (self.label, size_text(done), rate)
 
     def show(self, text: str) -> None:
         self.stream.write("\r" + text + "\x1b[K")
@@ -64,6 +72,8 @@ class ProgressBar:
         self.shown = True
 
     def close(self) -> None:
+        if self.pending is not None:  # the last state, which the throttle held back
+            self.show(self.frame(self.pending[0], self.pending[1], time.monotonic()))
         if self.shown:
             self.stream.write("\n")
             self.stream.flush()
@@ -76,13 +86,24 @@ class ExportBar(ProgressBar):
         super().__init__("export", stream)
 
     def __call__(self, counts: Any) -> None:  # type: ignore[override]
+        self.counts = counts
         now = time.monotonic()
         if now - self.last < 0.1:
             return
         self.last = now
-        self.show("%d messages | files: %d done, %d skipped, %d failed, %d refused, %d to go | %s" % (
+        self.show(self.line(counts))
+
+    @staticmethod
+    def line(counts: Any) -> str:
+        return "%d messages | files: %d done, %d skipped, %d failed, %d refused, %d to go | %s" % (
             counts.messages, counts.downloaded, counts.skipped, counts.failed, counts.refused, counts.pending,
-            size_text(counts.bytes)))
+            size_text(counts.bytes))
+
+    def close(self) -> None:
+        counts = getattr(self, "counts", None)
+        if counts is not None:  # the final counts, whatever the throttle held back
+            self.show(self.line(counts))
+        super().close()
 
 
 def report_download_all(client: Any, message_id: str, folder: str, overwrite: bool = False,
