@@ -18,6 +18,7 @@ import attr
 import requests
 
 from ._files import Dest, Target
+from ._names import safe_filename
 from .auth import FetchedToken, Secret, TokenAuth, store_key
 from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checked_base_url, checked_timeout, own_session
 from .download import READ_LIMIT, DownloadSettings
@@ -156,23 +157,27 @@ class DingTalkClient(ClientBase):
         return url
 
     def download(self, download_code: str, dest: Dest, *, robot_code: Optional[str] = None, overwrite: bool = False,
-                 progress: Optional[Progress] = None, checksum: bool = False) -> DownloadResult:
+                 progress: Optional[Progress] = None, checksum: bool = False,
+                 file_name: Optional[str] = None) -> DownloadResult:
         """Download a robot message's file to a file object, a path or a folder.
 
-        A folder gets the object store's name (Content-Disposition) or the URL's own name
-        with the extension of its Content-Type (never DingTalk's placeholder ``.file``).
-        A body that breaks off resumes with Range; a URL that has expired (HTTP 403) is
-        replaced by a fresh one, once. A path is only ever written whole.
+        A folder gets ``file_name`` (the callback's ``fileName``, ``RobotFile.name``) when
+        given and usable, else the object store's name (Content-Disposition) or the URL's
+        own, each made safe and given the extension of the Content-Type when it has none
+        (never DingTalk's placeholder ``.file``). A body that breaks off resumes with Range;
+        a URL that has expired (HTTP 403) is replaced by a fresh one, once. A path is only
+        ever written whole.
         """
         robot = self._robot_for(download_code, robot_code)
         Target(dest, overwrite)  # a bad dest is refused before the API is asked
-        return save(self._source(download_code, robot), dest, overwrite=overwrite, progress=progress,
+        return save(self._source(download_code, robot, file_name), dest, overwrite=overwrite, progress=progress,
                     checksum=checksum)
 
-    def open_file(self, download_code: str, *, robot_code: Optional[str] = None,
-                  progress: Optional[Progress] = None, checksum: bool = False) -> ResourceStream:
-        """The file as a ``ResourceStream`` of chunks (see ``Client.open_resource``)."""
-        return open_stream(self._source(download_code, self._robot_for(download_code, robot_code)),
+    def open_file(self, download_code: str, *, robot_code: Optional[str] = None, progress: Optional[Progress] = None,
+                  checksum: bool = False, file_name: Optional[str] = None) -> ResourceStream:
+        """The file as a ``ResourceStream`` of chunks (see ``Client.open_resource``);
+        ``file_name`` as in ``download``, for its ``filename``."""
+        return open_stream(self._source(download_code, self._robot_for(download_code, robot_code), file_name),
                            progress=progress, checksum=checksum)
 
     def iter_file(self, download_code: str, *, robot_code: Optional[str] = None) -> Iterator[bytes]:
@@ -180,15 +185,21 @@ class DingTalkClient(ClientBase):
         return iter_bytes(self._source(download_code, self._robot_for(download_code, robot_code)))
 
     def read_file(self, download_code: str, *, robot_code: Optional[str] = None,
-                  max_bytes: int = READ_LIMIT) -> ResourceData:
-        """A small file in memory, as ``ResourceData`` (see ``Client.read_resource``)."""
-        return read_bytes(self._source(download_code, self._robot_for(download_code, robot_code)),
+                  max_bytes: int = READ_LIMIT, file_name: Optional[str] = None) -> ResourceData:
+        """A small file in memory, as ``ResourceData`` (see ``Client.read_resource``);
+        ``file_name`` as in ``download``, for its ``filename``."""
+        return read_bytes(self._source(download_code, self._robot_for(download_code, robot_code), file_name),
                           max_bytes=max_bytes)
 
-    def _source(self, download_code: str, robot_code: str) -> Source:
+    def _source(self, download_code: str, robot_code: str, file_name: Optional[str] = None) -> Source:
+        if file_name is not None and not isinstance(file_name, str):
+            raise ConfigError("file_name must be a string (the callback's fileName) or None")
         presigned = _PresignedFile(self, download_code, robot_code)
+        name_of = _offered_without_placeholder
+        if safe_filename(file_name):  # the callback's name; one that cannot be made safe is passed over
+            name_of = lambda headers: file_name  # noqa: E731
         return Source(presigned, _name_from_url(presigned.url), False, DINGTALK, self.download_settings,
-                      self.connection.gate, name_of=_offered_without_placeholder)
+                      self.connection.gate, name_of=name_of)
 
     def _robot_for(self, download_code: Any, robot_code: Optional[str]) -> str:
         if not isinstance(download_code, str) or not download_code.strip():

@@ -101,6 +101,9 @@ class InvalidRequestError(APIError):
 
 Entry = Tuple[Type[APIError], Optional[str]]  # (class, one-line hint)
 Rule = Tuple[Callable[[str], bool], Type[APIError], str]  # for codes that are families of strings
+# (code, words its msg holds, class, hint): one code the service gives for several causes,
+# told apart by the words its documents say the msg carries (Feishu's "ext=...").
+Detail = Tuple[Any, str, Type[APIError], str]
 
 # What an HTTP status says when the code says nothing known (or there is no code).
 STATUSES: Dict[int, Entry] = {
@@ -114,20 +117,28 @@ STATUSES: Dict[int, Entry] = {
 
 
 class ErrorTable:
-    """One dialect's codes: exact codes, then rules over string codes, then the status."""
+    """One dialect's codes: a code with telling words in its msg (``details``), exact codes,
+    then rules over string codes, then the status."""
 
     def __init__(self, codes: Mapping[Any, Entry], rules: Sequence[Rule] = (),
-                 statuses: Optional[Mapping[int, Entry]] = None, default: Entry = (APIError, None)) -> None:
+                 statuses: Optional[Mapping[int, Entry]] = None, default: Entry = (APIError, None),
+                 details: Sequence[Detail] = ()) -> None:
         self.codes: Dict[Any, Entry] = dict(codes)
         self.rules = tuple(rules)
         self.statuses = dict(STATUSES if statuses is None else statuses)
         self.default = default  # when neither the code nor the status says more
+        self.details = tuple(details)
 
     def with_statuses(self, changes: Mapping[int, Entry]) -> "ErrorTable":
         """The same codes, with other meanings for some statuses."""
-        return ErrorTable(self.codes, self.rules, {**self.statuses, **changes}, self.default)
+        return ErrorTable(self.codes, self.rules, {**self.statuses, **changes}, self.default, self.details)
 
-    def classify(self, code: Code, http_status: Optional[int]) -> Entry:
+    def classify(self, code: Code, http_status: Optional[int], msg: str = "") -> Entry:
+        if code is not None:
+            text = msg.lower()
+            for detail_code, words, detail_cls, detail_hint in self.details:
+                if code == detail_code and words.lower() in text:
+                    return detail_cls, detail_hint
         if code is not None and code in self.codes:
             return self.codes[code]
         if isinstance(code, str):
@@ -139,7 +150,7 @@ class ErrorTable:
     def error(self, code: Code, msg: str, log_id: Optional[str] = None, http_status: Optional[int] = None,
               method: Optional[str] = None, path: Optional[str] = None) -> APIError:
         """The most specific APIError for this code and status."""
-        cls, hint = self.classify(code, http_status)
+        cls, hint = self.classify(code, http_status, msg)
         return cls(code, msg, log_id=log_id, http_status=http_status, hint=hint, method=method, path=path)
 
 

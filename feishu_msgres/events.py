@@ -56,7 +56,8 @@ TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
 NONCE_HEADER = "X-Lark-Request-Nonce"
 SIGNATURE_HEADER = "X-Lark-Signature"
 
-_EXTRA_HINT = "pip install feishu_msgres[events]"
+# The package is on no index: name what to install, whatever way it was installed.
+_EXTRA_HINT = 'pip install "cryptography>=3.1" (the events extra: pip install ".[events]" in a clone)'
 Body = Union[bytes, str, Mapping[str, Any]]
 
 

@@ -16,6 +16,7 @@ from .errors import (
     AuthError,
     Code,
     ConfigError,
+    Detail,
     Entry,
     ErrorTable,
     InvalidRequestError,
@@ -113,7 +114,10 @@ FEISHU_CODES: Dict[int, Entry] = {
     230110: (NotFoundError, "The message was deleted or recalled"),
     # message resource get (seed 000)
     234001: (InvalidRequestError, "A request parameter is invalid"),
-    234002: (AuthError, "No access to this chat or the file was deleted; do not retry"),
+    # seed 000 lists it as 401 "Unauthorized", but it is no credential problem: lark-cli's
+    # troubleshooting (seed 002) says "No permission, not missing API scope: no access to this
+    # chat or file was deleted, do not retry". A new token would change nothing.
+    234002: (PermissionDeniedError, "No access to this chat, or the file was deleted; do not retry"),
     234003: (NotFoundError, "The file_key does not belong to this message_id"),
     234004: (PermissionDeniedError, "Add the bot to the chat of this message"),
     234009: (PermissionDeniedError, "Not supported in external chats"),
@@ -129,6 +133,15 @@ FEISHU_CODES: Dict[int, Entry] = {
     ),
 }
 
+# 230001 is any invalid parameter (seed 001); Feishu's "how to resolve error 230001" page
+# (open.feishu.cn trouble-shooting/how-to-resolve-error-230001) says which by the msg's
+# "ext=": "ext=invalid message_id" means "message_id 无效，请检查 message_id 是否真实有效",
+# an id that names no message, as a nonexistent one does. (The BOSS Hi gateway documents
+# no error answers: it keeps 230001 as a parameter error.)
+FEISHU_DETAILS: Sequence[Detail] = (
+    (230001, "ext=invalid message_id", NotFoundError, "No message has this message_id (check where it came from)"),
+)
+
 # Tokens the server calls invalid (the server error code list): dropped, fetched anew, and
 # the call sent once more.
 FEISHU_REJECTED_TOKENS = (99991661, 99991663, 99991665, 99991668, 99991671, 99991677)
@@ -143,8 +156,9 @@ FEISHU_RETRY_LATER = (99991400, 234019)
 # limits": no resources of merge_forward children) and, as field reports show, 234003.
 FORWARDED_REFUSALS = frozenset((234043, 234003))
 
-FEISHU = Dialect("feishu", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS, msg_keys=("msg", "message"),
-                 rejected_app_token_codes=FEISHU_REJECTED_APP_TOKENS, retry_later_codes=FEISHU_RETRY_LATER)
+FEISHU = Dialect("feishu", ErrorTable(FEISHU_CODES, details=FEISHU_DETAILS), FEISHU_REJECTED_TOKENS,
+                 msg_keys=("msg", "message"), rejected_app_token_codes=FEISHU_REJECTED_APP_TOKENS,
+                 retry_later_codes=FEISHU_RETRY_LATER)
 BOSSHI = Dialect("bosshi", ErrorTable(FEISHU_CODES), FEISHU_REJECTED_TOKENS,
                  rejected_app_token_codes=FEISHU_REJECTED_APP_TOKENS, retry_later_codes=FEISHU_RETRY_LATER,
                  msg_keys=("msg", "message"), log_id_keys=("log_id", "traceId"))

@@ -24,7 +24,8 @@ def test_every_error_is_a_feishu_error():
     [
         (230110, fm.NotFoundError),
         (234001, fm.InvalidRequestError),
-        (234002, fm.AuthError),
+        # seed 002 (lark-cli): "no access to this chat or file was deleted", not credentials
+        (234002, fm.PermissionDeniedError),
         (234003, fm.NotFoundError),
         (234004, fm.PermissionDeniedError),
         (234009, fm.PermissionDeniedError),
@@ -70,6 +71,35 @@ def test_each_dialect_reads_its_own_error_bodies():
     assert err.log_id == "trace-1"
     assert FEISHU.error({"code": 1, "log_id": "b"}, 400, "header").log_id == "header"
     assert FEISHU.error({"code": 1, "error": {"log_id": "inner"}}, 400, None).log_id == "inner"
+
+
+def test_a_230001_naming_the_message_id_is_not_found():
+    # Feishu's "how to resolve error 230001" page: "ext=invalid message_id" means the id names
+    # no message; any other 230001 stays a parameter error
+    msg = "Your request contains an invalid request parameter, ext=invalid message_id."
+    err = api_error(230001, msg, "log", 400)
+    assert type(err) is fm.NotFoundError and "message_id" in err.hint
+    other = api_error(230001, "Your request contains an invalid request parameter, ext=invalid receive_id.", None, 400)
+    assert type(other) is fm.InvalidRequestError
+    # the BOSS Hi gateway documents no such answer
+    assert type(BOSSHI.errors.error(230001, msg, None, 400)) is fm.InvalidRequestError
+
+
+def test_a_nonexistent_message_is_not_found_from_the_emulator(emu, emu_client):
+    with pytest.raises(fm.NotFoundError) as info:
+        emu_client.get_message("om_does_not_exist")
+    assert (info.value.code, info.value.http_status) == (230001, 400)
+    assert "ext=invalid message_id" in info.value.msg
+
+
+def test_234002_is_permission_denied_not_a_rejected_token(emu, emu_client):
+    mid = emu.add_message("file", {"file_key": "file_x"})
+    emu.add_resource(mid, "file_x", b"x")
+    emu.fail("resource", 401, code=234002, msg="Unauthorized.")
+    with pytest.raises(fm.PermissionDeniedError) as info:
+        emu_client.read_resource(mid, "file_x", "file")
+    assert not isinstance(info.value, fm.AuthError) and info.value.code == 234002
+    assert emu.count("token") == 1  # no token was dropped and fetched again for it
 
 
 def test_the_code_decides_first_the_status_second():

@@ -116,7 +116,9 @@ def test_list_paging_with_page_token(emu, sdk):
 def test_errors_as_the_sdk_reports_them(emu, sdk):
     missing = get_message(sdk, "om_nope")
     assert not missing.success()
-    assert (missing.code, missing.msg) == (230001, "Your request contains an invalid request parameter.")
+    # Feishu's "how to resolve error 230001" page: a message_id that names no message
+    assert (missing.code, missing.msg) == (
+        230001, "Your request contains an invalid request parameter, ext=invalid message_id.")
     # lark-oapi leaves ``error`` the body's dict (the responses' _types name only data), so
     # get_troubleshooter() cannot read it; the log id in it is the answer's header's
     assert missing.error["log_id"] == missing.get_log_id() == emu.requests[-1].log_id

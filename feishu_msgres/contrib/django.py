@@ -11,7 +11,7 @@ settings.py::
         "CACHE": "default",            # the cache that holds the token (Redis, memcached, ...)
         # for event_view, from the app's Events and callbacks > Encryption strategy page:
         "VERIFICATION_TOKEN": env("FEISHU_VERIFICATION_TOKEN"),
-        "ENCRYPT_KEY": env("FEISHU_ENCRYPT_KEY"),  # if set there: pip install feishu_msgres[events]
+        "ENCRYPT_KEY": env("FEISHU_ENCRYPT_KEY"),  # if set there: the events extra (README, Install)
     }
 
 urls.py::
@@ -43,8 +43,8 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from .. import Client, Message
-from .._names import content_disposition
-from ..errors import ConfigError, FeishuError, NotFoundError, PermissionDeniedError
+from .._names import choose_name, content_disposition
+from ..errors import ConfigError, FeishuError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from ..events import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
@@ -82,34 +82,80 @@ def client_from_settings() -> Client:
         return _client
 
 
+# Types a browser shows in the page rather than saving (what the view serves inline). Not
+# image/svg+xml: an SVG is a document that runs scripts, and served inline from this site
+# a chat's upload would run with its cookies; it goes as an attachment like HTML.
+_INLINE_PREFIXES = ("image/", "video/", "audio/")
+_INLINE_TYPES = ("application/pdf", "text/plain")
+_NOT_INLINE = ("image/svg+xml",)
+
+
+def shown_inline(content_type: Optional[str]) -> bool:
+    """Whether a browser shows this type itself: images, video, audio, PDF and plain text."""
+    mime = (content_type or "").split(";", 1)[0].strip().lower()
+    if not mime or mime in _NOT_INLINE:
+        return False
+    return mime in _INLINE_TYPES or mime.startswith(_INLINE_PREFIXES)
+
+
 def resource_response(client: Client, message_id: str, file_key: str, type: str = "file",
-                      as_attachment: bool = True) -> StreamingHttpResponse:
+                      as_attachment: Optional[bool] = None) -> StreamingHttpResponse:
     """A response that streams the resource through in chunks, never holding it whole.
 
     The first request is sent here, so Content-Type, Content-Length and the file name are
-    set from the server's answer; Django closes the stream when the browser goes away.
+    set from the server's answer; Django closes the stream when the browser goes away. The
+    name is the server's, or the file_key, with the Content-Type's extension when it has
+    none. ``as_attachment=None`` shows what a browser can show (``shown_inline``) and offers
+    the rest for saving; True or False decide for every type.
     """
     stream = client.open_resource(message_id, file_key, type)
     response = StreamingHttpResponse(stream, content_type=stream.content_type or "application/octet-stream")
     if stream.size is not None:
         response["Content-Length"] = str(stream.size)
-    response["Content-Disposition"] = content_disposition(stream.filename or file_key, as_attachment)
+    if as_attachment is None:
+        as_attachment = not shown_inline(stream.content_type)
+    name = choose_name(file_key, stream.filename, stream.content_type)[0]
+    response["Content-Disposition"] = content_disposition(name, as_attachment)
+    # The upstream's Content-Type is what the browser goes by: never a guess from the bytes
+    # (a text file that looks like HTML would otherwise run as a page of this site).
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
 def resource_view(request: HttpRequest, message_id: str, file_key: str) -> HttpResponse:
-    """``GET …?type=image|file`` (default ``file``): the resource, or 404 / 403 / 502."""
+    """``GET …?type=image|file`` (default ``file``): the resource, or 404 / 403 / 502.
+
+    404: no such message or file (also an invalid id: the ids are the URL's); 403: the app
+    may not read it; 502: anything else upstream. The bodies say no more than that: the
+    upstream's words (codes, log ids, hints) go to the log, for the operator.
+    """
     kind = request.GET.get("type", "file")
     if kind not in ("image", "file"):
         raise Http404("type is image or file")
     try:
         return resource_response(client_from_settings(), message_id, file_key, kind)
-    except NotFoundError as exc:
-        raise Http404(str(exc)) from None
-    except PermissionDeniedError as exc:
-        return HttpResponse(str(exc), status=403, content_type="text/plain; charset=utf-8")
     except FeishuError as exc:
-        return HttpResponse(str(exc), status=502, content_type="text/plain; charset=utf-8")
+        status = _status_of(exc)
+        # the operator gets the code, message and log id (an APIError holds no secret)
+        log.warning("resource %r/%r: answered %d for %s", message_id, file_key, status, exc)
+    if status == 404:  # raised here, not in the except: no upstream error chained to it
+        raise Http404("no such attachment")
+    return HttpResponse(_GENERIC[status], status=status, content_type="text/plain; charset=utf-8")
+
+
+_GENERIC = {403: "Forbidden", 502: "Bad Gateway: the chat service did not deliver the attachment"}
+# Seed 000's 234001 "Invalid request param.": the request's only parameters are the message
+# id and file key from this view's URL (its type is checked above), so the ids name nothing.
+_UNKNOWN_IDS = (234001,)
+
+
+def _status_of(exc: FeishuError) -> int:
+    """The status the browser gets for a failure of the resource's request."""
+    if isinstance(exc, NotFoundError) or (isinstance(exc, InvalidRequestError) and exc.code in _UNKNOWN_IDS):
+        return 404
+    if isinstance(exc, PermissionDeniedError):
+        return 403
+    return 502
 
 
 def event_view(on_message: Callable[[Message, Event], Any],
