@@ -23,6 +23,7 @@ from .errors import (
     TransportError,
     UnsupportedMessageError,
 )
+from .listing import Chat, MessagePage
 from .models import DownloadResult, Mention, Message, Resource, ResourceDownload, Sender
 from .ratelimit import RateLimiter
 
@@ -57,6 +58,7 @@ def __dir__() -> List[str]:
 __all__ = [
     "APIError",
     "AuthError",
+    "Chat",
     "Client",
     "ConfigError",
     "DestinationExistsError",
@@ -69,6 +71,7 @@ __all__ = [
     "InvalidRequestError",
     "Mention",
     "Message",
+    "MessagePage",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",

@@ -200,7 +200,11 @@ class Target:
         if not path.strip():
             raise ConfigError("dest is an empty path: give a file, a folder or a binary file object")
         if path.endswith(("/", os.sep)):  # "downloads/": a folder, made if missing
-            os.makedirs(path, exist_ok=True)
+            try:
+                os.makedirs(path, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):  # a file where a folder must be
+                raise ConfigError("%s cannot be a folder: a file of that name (or of one above it) is there"
+                                  % path) from None
         if os.path.isdir(path):
             self.folder = path
             return

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple, TypeVar, Union
 
 import attr
 import requests
@@ -19,6 +19,7 @@ from .connection import DEFAULT_TIMEOUT, ClientBase, Connection, Timeout, checke
 from .download import MIN_RANGE_SIZE, PROBE_SIZE, RANGE_SIZE, READ_LIMIT, RESUME_TRIES, DownloadSettings, Plan
 from .endpoints import Call, Time
 from .errors import APIError, ConfigError, FeishuError
+from .listing import Chat, MessagePage
 from .models import DownloadResult, Message, Resource, ResourceDownload
 from .platforms import FORWARDED_REFUSALS, platform_named
 from .ratelimit import Gate, RateLimiter
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # the export and DingTalk do: ``import feishu_msgres`` stays light for scripts that only look.
 
 PathLike = Union[str, "os.PathLike[str]"]
+T = TypeVar("T")
 
 
 class Client(ClientBase):
@@ -186,43 +188,73 @@ class Client(ClientBase):
 
     def iter_messages(self, container_id: str, start_time: Time = None, end_time: Time = None, sort: str = "asc",
                       page_size: int = 50, container_id_type: str = "chat",
-                      expand_threads: bool = False) -> Iterator[Message]:
+                      expand_threads: bool = False, user_id_type: Optional[str] = None) -> Iterator[Message]:
         """A chat's (or a thread's) history, page after page, as ``Message`` objects.
 
         Times are datetimes (naive ones are local time) or epoch seconds, both inclusive;
         Feishu filters threads by time not at all, so times with a thread are refused.
-        Recalled messages come through with ``deleted=True``.
+        Recalled messages come through with ``deleted=True``. ``user_id_type``: the ids of
+        senders and mentions (open_id by default, union_id or user_id: seed 001).
 
         ``expand_threads``: a chat lists a thread's first message only; each thread met is
         listed too (``container_id_type=thread``, oldest first, as lark-cli expands them), its
         replies coming right after the message that opened it, each message once.
         """
         call = endpoints.messages_page(self.spec, container_id, start_time, end_time, sort, page_size,
-                                       container_id_type)
-        expand = expand_threads and container_id_type == "chat"
+                                       container_id_type, user_id_type)
+        messages = self._pages(call, Message.from_api)
+        if expand_threads and container_id_type == "chat":
+            messages = self.with_thread_replies(messages, page_size, user_id_type)
+        yield from messages
+
+    def list_messages_page(self, container_id: str, *, start_time: Time = None, end_time: Time = None,
+                           sort: str = "asc", page_size: int = 50, container_id_type: str = "chat",
+                           user_id_type: Optional[str] = None, page_token: Optional[str] = None) -> MessagePage:
+        """One page of a history (``iter_messages`` follows them all): the first, or the one
+        ``page_token`` names; ``page.page_token`` names the next (None after the last)."""
+        call = endpoints.messages_page(self.spec, container_id, start_time, end_time, sort, page_size,
+                                       container_id_type, user_id_type, page_token)
+        messages, token = self._page(call, Message.from_api)
+        return MessagePage(tuple(messages), token)
+
+    def with_thread_replies(self, messages: Iterable[Message], page_size: int = 50,
+                            user_id_type: Optional[str] = None) -> Iterator[Message]:
+        """``messages``, each thread's replies right after the message that opened it (a
+        chat lists only that one: ``iter_messages(expand_threads=True)``), each message once."""
         threads: Set[str] = set()
         from_threads: Set[str] = set()  # replies already given: a chat that lists one too gives it once
-        for message in self._pages(call):
+        for message in messages:
             if message.message_id in from_threads:
                 continue
             yield message
-            if expand and message.thread_id and message.thread_id not in threads:
+            if message.thread_id and message.thread_id not in threads:
                 threads.add(message.thread_id)
-                for reply in self._pages(endpoints.messages_page(self.spec, message.thread_id, page_size=page_size,
-                                                                 container_id_type="thread")):
+                call = endpoints.messages_page(self.spec, message.thread_id, page_size=page_size,
+                                               container_id_type="thread", user_id_type=user_id_type)
+                for reply in self._pages(call, Message.from_api):
                     if reply.message_id != message.message_id and reply.message_id not in from_threads:
                         from_threads.add(reply.message_id)
                         yield reply
 
-    def _pages(self, call: Call) -> Iterator[Message]:
-        """The messages of a list call, following ``page_token`` while ``has_more``."""
+    def iter_chats(self, query: Optional[str] = None, page_size: int = 100,
+                   user_id_type: Optional[str] = None) -> Iterator[Chat]:
+        """The chats (groups, not p2p) the app or user is in, page after page; with ``query``,
+        those a search by name finds among the ones visible to it, its own and public ones."""
+        yield from self._pages(endpoints.chats_page(self.spec, query, page_size, user_id_type), Chat.from_api)
+
+    def _page(self, call: Call, parse: Callable[[Dict[str, Any]], T]) -> Tuple[List[T], Optional[str]]:
+        """The items of one page of a list call, and the token of the next (None: no more)."""
+        data = self._json(call).get("data") or {}
+        items = [parse(item) for item in data.get("items") or [] if isinstance(item, dict)]
+        token = data.get("page_token")
+        return items, (str(token) if data.get("has_more") and token else None)
+
+    def _pages(self, call: Call, parse: Callable[[Dict[str, Any]], T]) -> Iterator[T]:
+        """The items of a list call, following ``page_token`` while ``has_more``."""
         while True:
-            data = self._json(call).get("data") or {}
-            for item in data.get("items") or []:
-                if isinstance(item, dict):
-                    yield Message.from_api(item)
-            token = data.get("page_token")
-            if not data.get("has_more") or not token:
+            items, token = self._page(call, parse)
+            yield from items
+            if token is None:
                 return
             call = Call(call.method, call.path, dict(call.params, page_token=token))
 

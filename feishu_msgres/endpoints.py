@@ -147,8 +147,10 @@ def resource(platform: Platform, message_id: str, file_key: str, type: str) -> C
 
 
 def messages_page(platform: Platform, container_id: str, start_time: Time = None, end_time: Time = None,
-                  sort: str = "asc", page_size: int = 50, container_id_type: str = "chat") -> Call:
-    """The first page of a chat's (or a thread's) history; ``page_token`` goes in for the next."""
+                  sort: str = "asc", page_size: int = 50, container_id_type: str = "chat",
+                  user_id_type: Optional[str] = None, page_token: Optional[str] = None) -> Call:
+    """A page of a chat's (or a thread's) history: the first, or the one ``page_token`` (an
+    earlier page's) names. ``user_id_type``: the ids senders and mentions come in (seed 001)."""
     if container_id_type not in ("chat", "thread"):
         raise ConfigError("container_id_type must be 'chat' or 'thread', not %r" % (container_id_type,))
     if sort not in ("asc", "desc"):
@@ -168,4 +170,45 @@ def messages_page(platform: Platform, container_id: str, start_time: Time = None
         params["start_time"] = str(epoch_seconds(start_time))
     if end_time is not None:
         params["end_time"] = str(epoch_seconds(end_time))
+    params.update(_optional(user_id_type=checked_user_id_type(user_id_type), page_token=page_token))
     return Call("GET", documented(platform, "list_path", "chat history"), params)
+
+
+# The chat list and chat search documents ("获取用户或机器人所在的群列表", GET /open-apis/im/v1/chats;
+# "搜索对用户或机器人可见的群列表", GET /open-apis/im/v1/chats/search; lark-oapi's ListChatRequest and
+# SearchChatRequest): Feishu's and Lark's paths. BOSS Hi documents neither (seed 003).
+CHATS_PATH = "/open-apis/im/v1/chats"
+CHAT_SEARCH_PATH = "/open-apis/im/v1/chats/search"
+USER_ID_TYPES = ("open_id", "union_id", "user_id")  # seed 001, "查询参数"
+MAX_CHAT_PAGE = 100  # both documents: page_size up to 100 (lark-cli's +chat-list, +chat-search: 1-100)
+MAX_QUERY = 64  # lark-cli's +chat-search refuses longer keywords ("max 64 chars")
+
+
+def chats_page(platform: Platform, query: Optional[str] = None, page_size: int = 20,
+               user_id_type: Optional[str] = None, page_token: Optional[str] = None) -> Call:
+    """A page of the chats the app (or the user) is in, or, with ``query``, of the chats a
+    search by name finds among those visible to it (its own and public ones)."""
+    if platform.list_path is None:  # the one platform without chat history has no chat list either
+        documented(platform, "list_path", "chat lists")
+    if not 1 <= page_size <= MAX_CHAT_PAGE:
+        raise ConfigError("page_size must be between 1 and %d, not %r" % (MAX_CHAT_PAGE, page_size))
+    params: Dict[str, Any] = {"page_size": page_size}
+    params.update(_optional(user_id_type=checked_user_id_type(user_id_type), page_token=page_token))
+    if query is None:
+        return Call("GET", CHATS_PATH, params)
+    if not isinstance(query, str) or not query.strip():
+        raise ConfigError("query must be a non-empty string (the search document answers an empty one with nothing)")
+    if len(query) > MAX_QUERY:
+        raise ConfigError("query must be at most %d characters, not %d" % (MAX_QUERY, len(query)))
+    return Call("GET", CHAT_SEARCH_PATH, dict(params, query=query))
+
+
+def checked_user_id_type(value: Optional[str]) -> Optional[str]:
+    if value is not None and value not in USER_ID_TYPES:
+        raise ConfigError("user_id_type must be one of %s, not %r" % (", ".join(USER_ID_TYPES), value))
+    return value
+
+
+def _optional(**values: Optional[str]) -> Dict[str, str]:
+    """The query parameters that have a value (an empty page_token is no token)."""
+    return {k: v for k, v in values.items() if v}

@@ -12,7 +12,7 @@ from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tupl
 
 import attr
 
-from .content import find_resources, parse_content
+from .content import find_resources, parse_content, plain_text
 
 
 def _pick(data: Mapping[str, Any], *names: str) -> Any:
@@ -226,9 +226,10 @@ class Message:
 
     @property
     def text(self) -> Optional[str]:
-        """The plain text of a text message (None for other types)."""
-        value = self.content.get("text")
-        return value if isinstance(value, str) else None
+        """The message as plain text: a text message's text as sent; a post's title and
+        paragraphs; a card's title and text; ``[Image]``, ``[File: name]`` … for the other
+        types; None for a recalled one (``content.plain_text``)."""
+        return plain_text(self.msg_type, self.content, self.deleted)
 
     def walk(self) -> Iterator["Message"]:
         """This message, then every merge_forward descendant, depth first."""

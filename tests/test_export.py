@@ -196,7 +196,7 @@ def test_the_command_exits_0_when_only_refusals_for_good_remain(emu, tmp_path):
     env = dict(os.environ, FEISHU_BASE_URL=emu.url, FEISHU_APP_ID=emu.app_id, FEISHU_APP_SECRET=emu.app_secret)
     for _ in range(2):  # cron, run after run
         done = subprocess.run([sys.executable, "-m", "feishu_msgres", "export", "--chat-id", "oc_emulator",
-                               "--output-dir", str(tmp_path / "e")], env=env, stdout=subprocess.PIPE,
+                               "--output-dir", "e"], env=env, cwd=str(tmp_path), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, universal_newlines=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["refused"] == 1 and "refused for good" in done.stderr
@@ -236,7 +236,7 @@ def _export_process(emu, folder, extra=()):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEISHU_")}
     env.update(FEISHU_BASE_URL=emu.url, FEISHU_APP_ID=emu.app_id, FEISHU_APP_SECRET=emu.app_secret)
     return subprocess.Popen([sys.executable, "-m", "feishu_msgres", "export", "--chat-id", "oc_emulator",
-                             "--output-dir", str(folder)] + list(extra), env=env, cwd=str(folder),
+                             "--output-dir", "."] + list(extra), env=env, cwd=str(folder),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             preexec_fn=sigint_as_usual)
 

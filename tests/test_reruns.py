@@ -54,6 +54,7 @@ def test_the_command_download_all_twice_exits_0_with_skip_existing(emu, message,
 
 def test_the_demo_runs_twice_into_one_folder(tmp_path):
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "feishu_msgres", "demo", "--output-dir", "demo"], cwd=str(tmp_path),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+        done = subprocess.run([sys.executable, "-m", "feishu_msgres", "demo", "--output-dir", "demo"],
+                              cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=120)
         assert done.returncode == 0, done.stderr

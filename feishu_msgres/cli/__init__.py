@@ -2,7 +2,8 @@
 
 stdout carries results (JSON), stderr carries progress (on a terminal only) and errors.
 Exit codes: 0 success, 2 usage error, 1 any other failure, 130 interrupted, 143 terminated
-(SIGTERM), 129 hung up (SIGHUP: the ssh session that ran it dropped).
+(SIGTERM), 129 hung up (SIGHUP: the ssh session that ran it dropped), 141 the reader of its
+output went away (``| head``), quietly.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, Optional, Sequence
 from ..errors import FeishuError
 from .commands import COMMANDS
 from .output import PROG
-from .parser import build_parser, check_output
+from .parser import build_parser, check_output, check_window
 
 __all__ = ["build_parser", "main"]
 
@@ -38,8 +39,10 @@ _ENDING = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(si
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in ("download", "dingtalk-download"):
-        check_output(parser, args.command, args.output)
+    check_output(parser, args)
+    check_window(parser, args)
+    if getattr(args, "debug", False):
+        _debug_logging()
     # A signal that is ignored stays ignored: ``nohup feishu-msgres export …`` outlives its terminal.
     previous = {signum: signal.signal(signum, _on_signal) for signum in _ENDING
                 if signal.getsignal(signum) is not signal.SIG_IGN}
@@ -53,12 +56,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 128 + exc.signum
         _say("\n%s: interrupted" % PROG)
         return 130
+    except BrokenPipeError:  # ``… | head -1``: the reader has what it wanted
+        _quiet_stdout()
+        return 141  # as a Unix tool that SIGPIPE ends: 128 + 13
     except (FeishuError, OSError) as exc:  # OSError: the disk, not the network (full, read-only)
         print("%s: error: %s" % (PROG, _one_line(exc)), file=sys.stderr)
         return 1
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _debug_logging() -> None:
+    """The library's own debug log (redacted at the source) on stderr; no other library's."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    log = logging.getLogger("feishu_msgres")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at nothing, so the interpreter's last flush at exit does not complain."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _say(text: str) -> None:

@@ -4,17 +4,30 @@ results as JSON lines through ``output``."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
 import tempfile
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, NoReturn, Optional, Tuple
 
 from .. import endpoints
 from ..client import Client
 from ..endpoints import Call
 from ..errors import ConfigError
-from .output import PROG, ExportBar, ProgressBar, emit, emit_result, report_download_all, wants_progress
+from ..models import Message
+from ..platforms import Platform, platform_named
+from .output import (
+    PROG,
+    ExportBar,
+    ProgressBar,
+    emit,
+    emit_result,
+    message_line,
+    message_tree,
+    report_download_all,
+    wants_progress,
+)
 
 CREDENTIALS = "set FEISHU_APP_ID and FEISHU_APP_SECRET (the app), or FEISHU_USER_ACCESS_TOKEN (a user)"
 
@@ -69,6 +82,9 @@ def cmd_get(args: argparse.Namespace) -> int:
         return dry_run(args, lambda c: endpoints.message(c.spec, args.message_id, args.user_id_type))
     with make_client(args) as client:
         message = client.get_message(args.message_id, user_id_type=args.user_id_type)
+    if getattr(args, "tree", False):  # asked for: JSON stays what scripts get, terminal or not
+        print("\n".join(message_tree(message)))
+        return 0
     print(json.dumps(message.to_dict(), ensure_ascii=False, indent=2))
     return 0
 
@@ -98,7 +114,8 @@ def cmd_dingtalk_download(args: argparse.Namespace) -> int:
         raise ConfigError("no robot code: set DINGTALK_ROBOT_CODE or pass --robot-code")
     dest = download_dest(args.output)
     with DingTalkClient(**values) as client, _bar(args, "dingtalk file") as bar:
-        result = client.download(args.download_code, dest, overwrite=args.overwrite, progress=bar, checksum=True)
+        result = client.download(args.download_code, dest, overwrite=args.overwrite, progress=bar, checksum=True,
+                                 file_name=args.file_name)
     emit_result(result)
     return 0
 
@@ -144,9 +161,89 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chats(args: argparse.Namespace) -> int:
+    # a page no larger than the limit: --limit 3 asks for 3, not for 100 to print 3
+    page_size = min(args.page_size, args.limit) if args.limit else args.page_size
+    checked(args, lambda: endpoints.chats_page(_spec(args), args.query, page_size, args.user_id_type))
+    with make_client(args) as client:
+        for chat in itertools.islice(client.iter_chats(args.query, page_size, args.user_id_type), args.limit):
+            emit(chat.to_dict())
+    return 0
+
+
+def cmd_messages(args: argparse.Namespace) -> int:
+    """One JSON line per message on stdout; at the end, on stderr, how many and the token to
+    go on from, so that stdout stays messages only for ``| jq``."""
+    if args.thread_id and (args.start_time is not None or args.end_time is not None):
+        usage_error(args, "--start-time and --end-time go with --chat-id: Feishu does not filter a thread by time")
+    container, kind = (args.chat_id, "chat") if args.chat_id else (args.thread_id, "thread")
+    query = dict(start_time=args.start_time, end_time=args.end_time, sort=args.sort, container_id_type=kind,
+                 user_id_type=args.user_id_type)
+    checked(args, lambda: endpoints.messages_page(_spec(args), container, page_token=args.page_token, **query))
+    state: Dict[str, Any] = {"listed": 0, "page_token": args.page_token}
+    with make_client(args) as client:
+
+        def listed() -> Iterator[Message]:
+            """The pages from --page-token on, each no larger than what --limit leaves, so
+            that the last page's token resumes exactly after the last message printed."""
+            while True:
+                left = args.page_size if args.limit is None else min(args.page_size, args.limit - state["listed"])
+                page = client.list_messages_page(container, page_size=left, page_token=state["page_token"], **query)
+                state["page_token"] = page.page_token
+                for message in page.messages:
+                    state["listed"] += 1
+                    yield message
+                if page.page_token is None or (args.limit is not None and state["listed"] >= args.limit):
+                    return
+
+        messages = listed()
+        if args.expand_threads and kind == "chat":
+            messages = client.with_thread_replies(messages, args.page_size, args.user_id_type)
+        printed = 0
+        for message in messages:
+            emit(message_line(message))
+            printed += 1
+    emit({"messages": printed, "has_more": state["page_token"] is not None, "page_token": state["page_token"]},
+         sys.stderr)
+    return 0
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from ..testing.serve import build, cannot_listen, serve  # the emulator loads for this command only
+
+    try:
+        emu = build(args.port, args.data)
+    except OSError as exc:  # the port is taken, or not ours to take
+        print("%s: error: %s" % (PROG, cannot_listen(args.port, exc)), file=sys.stderr)
+        return 1
+    return serve(emu)  # until Ctrl-C or SIGTERM (which main turns into KeyboardInterrupt): then 0
+
+
+def checked(args: argparse.Namespace, build: Callable[[], Call]) -> None:
+    """Arguments the library refuses (an id with a ``/``, a query too long) are usage errors
+    (exit 2), found before any request, as the parser's own are."""
+    try:
+        build()
+    except ConfigError as exc:
+        usage_error(args, str(exc))
+
+
+def usage_error(args: argparse.Namespace, message: str) -> NoReturn:
+    """The sub-command's usage and ``message`` on stderr, exit 2: argparse's own way."""
+    from .parser import build_parser, subcommand
+
+    subcommand(build_parser(), args.command).error(message)
+
+
+def _spec(args: argparse.Namespace) -> Platform:
+    """The platform the flags and variables pick, for checking calls before any client."""
+    return platform_named(settings(Client, args).get("platform") or "feishu")
+
+
 COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_demo, "get": cmd_get, "download": cmd_download, "download-all": cmd_download_all,
     "export": cmd_export, "dingtalk-download": cmd_dingtalk_download,
+    "chats": cmd_chats, "messages": cmd_messages, "emulator": cmd_emulator,
 }
 
 
@@ -154,12 +251,13 @@ def download_dest(output: Optional[str]) -> str:
     """A folder (None, ``dir/``, an existing folder) or a file path; folders are created."""
     if output is None:
         return "."
-    if output.endswith(("/", os.sep)) or os.path.isdir(output):
-        os.makedirs(output, exist_ok=True)
-        return output
-    parent = os.path.dirname(output)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
+    folder = output if output.endswith(("/", os.sep)) or os.path.isdir(output) else os.path.dirname(output)
+    if folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file where a folder must be
+            raise ConfigError("--output %s: %s cannot be a folder, a file of that name (or of one above it) is "
+                              "there" % (output, folder.rstrip("/" + os.sep))) from None
     return output
 
 

@@ -132,3 +132,46 @@ def size_text(n: float) -> str:
             return ("%d %s" % (n, unit)) if unit == "B" else ("%.1f %s" % (n, unit))
         n /= 1024.0
     return "%d B" % n  # pragma: no cover - the loop always returns
+
+
+def message_line(message: Any) -> Dict[str, Any]:
+    """A message as ``messages`` prints it: ``get``'s JSON plus ``text``, its plain text."""
+    return dict(message.to_dict(), text=message.text)
+
+
+# How much of a message's text the tree shows: a tree is for looking, JSON for the whole.
+TREE_TEXT_LINES = 3
+TREE_TEXT_WIDTH = 100
+
+
+def message_tree(message: Any) -> list[str]:
+    """``get --tree``: the message, then its forwarded children nested under it, each with
+    its type, time, sender, the start of its text and its resources."""
+    return _node(message, "", "")
+
+
+def _node(message: Any, first: str, rest: str) -> list[str]:
+    """The lines of one message: ``first`` prefixes its header, ``rest`` every line after."""
+    when = message.create_time.strftime("%Y-%m-%d %H:%M:%S UTC") if message.create_time else "-"
+    who = message.sender.id or message.sender.sender_type or "-"
+    flags = "".join(" (%s)" % f for f, on in (("recalled", message.deleted), ("edited", message.updated)) if on)
+    lines = [first + "%s  %s  %s  %s%s" % (message.message_id, message.msg_type or "?", when, who, flags)]
+    inner = rest + ("│   " if message.children else "    ")
+    lines += [inner + text for text in _text_lines(message.text)]
+    lines += [inner + "resource %s (%s%s)" % (r.file_key, r.type, ", " + r.name if r.name else "")
+              for r in message.resources]
+    for index, child in enumerate(message.children):
+        last = index == len(message.children) - 1
+        lines += _node(child, rest + ("└── " if last else "├── "), rest + ("    " if last else "│   "))
+    return lines
+
+
+def _text_lines(text: Optional[str]) -> list[str]:
+    if not text:
+        return []
+    lines = [line for line in text.splitlines() if line.strip()]
+    shown = [line if len(line) <= TREE_TEXT_WIDTH else line[:TREE_TEXT_WIDTH - 1] + "…"
+             for line in lines[:TREE_TEXT_LINES]]
+    if len(lines) > TREE_TEXT_LINES:
+        shown.append("… (%d more lines)" % (len(lines) - TREE_TEXT_LINES))
+    return shown

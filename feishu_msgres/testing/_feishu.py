@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from .._names import content_disposition
 from ._base import BaseHandler, LoopbackEmulator, Request, parse_range
+from ._chats import CHAT_SEARCH_PATH, CHATS_PATH, answer_chats, outside
 from ._faults import Actions
 from ._tokens import grant_of, issue
 from ._users import USER_ID_TYPES, Directory, as_seen
@@ -48,6 +49,8 @@ def route(dialect: str, method: str, path: str) -> Tuple[str, Optional[str]]:
     match_msg = _MESSAGE.match(path)
     if method == "GET" and path == LIST_PATH:
         return "list", None
+    if method == "GET" and path in (CHATS_PATH, CHAT_SEARCH_PATH):  # see _chats
+        return ("chats" if path == CHATS_PATH else "chat_search"), None
     if method == "GET" and match_res:
         return "resource", unquote(match_res.group(2))
     if method == "GET" and match_msg:
@@ -86,6 +89,7 @@ class FeishuService(LoopbackEmulator):
         self._messages: Dict[str, Dict[str, Any]] = {}
         self._children: Dict[str, List[str]] = {}
         self._resources: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._chats: Dict[str, Dict[str, Any]] = {}  # added with add_chat (see _chats)
         self._expired_through = 0  # tokens of this serial and older are refused here (expire_tokens)
         self._counter = 0
         self.users = Directory()  # each sender's open_id, union_id and user_id (seed 001)
@@ -160,6 +164,8 @@ class FeishuHandler(BaseHandler):
             return self._message(key or "", request.query)
         if kind == "list":
             return self._list(request.query)
+        if kind in ("chats", "chat_search"):
+            return answer_chats(self, kind, request.query)
         match = _RESOURCE.match(request.path)
         assert match is not None
         return self._resource(unquote(match.group(1)), key or "", request.query.get("type"), actions)
@@ -245,7 +251,13 @@ class FeishuHandler(BaseHandler):
             return None
         item = emu._messages.get(message_id)
         if item is None:
-            return self._error(400, 230001, INVALID_PARAM)
+            # Feishu's "how to resolve error 230001" page: a message_id that names no message
+            # is 230001 with "ext=invalid message_id" after the parameter error's words; BOSS
+            # Hi documents no error answers (seed 003), so it keeps the plain parameter error
+            ext = "" if emu.dialect == "bosshi" else ", ext=invalid message_id"
+            return self._error(400, 230001, INVALID_PARAM[:-1] + ext + ".")
+        if outside(emu._chats, item.get("chat_id")):  # seed 001: the bot must be in the chat
+            return self._error(400, 230002, "The bot can not be outside the group.")
         if emu.dialect == "bosshi":  # as seed 003's example: null ids kept, camelCase sender
             # seed 003: user_id_type chooses the sender's id; mentions are "目前仅支持 open_id"
             item = as_seen(item, id_type, emu.users, mentions=False)
@@ -288,6 +300,8 @@ class FeishuHandler(BaseHandler):
         if kind not in ("chat", "thread") or not container or not 1 <= page_size <= 50 or (
                 kind == "thread" and (start is not None or end is not None)):
             return self._error(400, 230001, INVALID_PARAM)
+        if kind == "chat" and outside(emu._chats, container):  # seed 001's 230002, as message get
+            return self._error(400, 230002, "The bot can not be outside the group.")
         field = "chat_id" if kind == "chat" else "thread_id"
         with emu._lock:
             # A chat lists the message that opened a thread, not the replies in it (a reply
@@ -318,6 +332,8 @@ class FeishuHandler(BaseHandler):
             return self._error(400, 234001, "Invalid request param.")
         if item.get("deleted"):
             return self._error(400, 230110, "Action unavailable as the message has been deleted.")
+        if outside(emu._chats, item.get("chat_id")):  # seed 000: 234004, the app is not in the chat
+            return self._error(400, 234004, "App not in chat.")
         res = emu._resources.get((message_id, file_key))
         if item.get("msg_type") == "merge_forward" and emu.forwarded_served_by_container:
             res = next((emu._resources[(c, file_key)] for c in self._descendants(message_id)

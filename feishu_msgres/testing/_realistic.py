@@ -234,9 +234,18 @@ BUILDERS: Dict[str, Callable[[_Chat], Any]] = {
 }
 
 
+# Names of team chats, in the scripts of a tenant (the chat list shows them): one per seed.
+CHAT_NAMES = ["产品研发 · Product & Engineering", "営業チーム 定例", "Отдел продаж — Q3", "Design crit 🎨",
+              "فريق التسويق", "Launch war room 🚀"]
+
+
 def fill_chat(emu: Any, chat_id: str, n: int, seed: int, start_ms: int) -> List[str]:
     """``n`` top-level messages in ``chat_id``: every type once first, then one recalled
-    text (seed 001: ``deleted``, its content gone), then by ``WEIGHTS``."""
+    text (seed 001: ``deleted``, its content gone), then by ``WEIGHTS``. A chat not added
+    yet is added with a name, owned by the first of ``PEOPLE``."""
+    if chat_id not in emu._chats:  # its own random source is left alone: the same seed, the same chat
+        emu.add_chat(chat_id, CHAT_NAMES[seed % len(CHAT_NAMES)], description=TITLES[seed % len(TITLES)],
+                     owner_id=PEOPLE[0][0])
     chat = _Chat(emu, chat_id, random.Random(seed), start_ms)
     kinds = list(BUILDERS)
     weights = [WEIGHTS[k] for k in kinds]

@@ -22,10 +22,10 @@ class FeishuEmulator(FeishuService):
     """``with FeishuEmulator() as emu: client = emu.client()``.
 
     Add messages with ``add_message`` (a chat full of real ones with ``add_realistic_chat``),
-    their bytes with ``add_resource`` and a sender's three ids with ``add_user``; inject faults
-    with ``fail``, ``rate_limit``, ``drop_after``, ``ignore_range``, ``wrong_content_range``,
-    ``trickle`` and ``expire_tokens`` (each for ``times`` requests, after letting ``after``
-    matching ones through); read what arrived in ``requests``.
+    chats with ``add_chat``, their bytes with ``add_resource`` and a sender's three ids with
+    ``add_user``; inject faults with ``fail``, ``rate_limit``, ``drop_after``, ``ignore_range``,
+    ``wrong_content_range``, ``trickle`` and ``expire_tokens`` (each for ``times`` requests,
+    after letting ``after`` matching ones through); read what arrived in ``requests``.
     """
 
     thread_name = "feishu-emulator"
@@ -130,6 +130,21 @@ class FeishuEmulator(FeishuService):
         up from the open_id, as they are for any sender never added. Answers carry the one
         ``user_id_type`` asks for, open_id by default."""
         return self.users.add(open_id, union_id, user_id)
+
+    def add_chat(self, chat_id: str, name: Optional[str] = None, *, description: str = "",
+                 owner_id: Optional[str] = None, external: bool = False, chat_status: str = "normal",
+                 chat_mode: str = "group", chat_type: str = "private", member: bool = True) -> str:
+        """A chat the chat list and search show (``_chats`` cites the documents): its name
+        (else its id), an owner's open_id (None: a bot owns it), ``chat_type="public"`` to be
+        found by a search from outside, ``member=False`` for one the app is not in: not
+        listed, and its messages and files refused (230002, 234004). A chat only a message
+        names is listed too, under its id. ``chat_mode="p2p"``: never listed."""
+        from ._chats import new_chat
+
+        chat = new_chat(chat_id, name, description, owner_id, external, chat_status, chat_mode, chat_type, member)
+        with self._lock:
+            self._chats[chat_id] = chat
+        return chat_id
 
     def add_realistic_chat(self, chat_id: str = "oc_realistic", n: int = 150, seed: int = 0,
                            start_ms: int = 1700000000000) -> List[str]:
