@@ -99,13 +99,18 @@ def open_for_append(path: str) -> IO[str]:
 
 
 def write_json(path: str, data: Dict[str, Any]) -> None:
-    """``data`` in place of ``path``, whole or not at all: written to a new file (never one
+    """``data`` as JSON in place of ``path`` (``write_text``)."""
+    write_text(path, json.dumps(data, indent=2))
+
+
+def write_text(path: str, text: str) -> None:
+    """``text`` in place of ``path``, whole or not at all: written to a new file (never one
     found there, nor through a link) and moved over it."""
     temp = "%s.%s.tmp" % (path, os.urandom(4).hex())
     fd = _open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
+            out.write(text)
         os.replace(temp, path)
     except BaseException:
         try:

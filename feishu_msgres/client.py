@@ -24,6 +24,7 @@ from .models import DownloadResult, Message, Resource, ResourceDownload
 from .platforms import FORWARDED_REFUSALS, platform_named
 from .ratelimit import Gate, RateLimiter
 from .transport import Retry, log, send
+from .usertoken import refresh_env, refreshed_user_token
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._files import Dest
@@ -57,6 +58,8 @@ class Client(ClientBase):
         platform: str = "feishu",
         base_url: Optional[str] = None,
         user_access_token: Optional[str] = None,
+        user_refresh_token: Optional[str] = None,
+        on_user_tokens: Optional[Callable[[Any], Any]] = None,
         app_ticket: Optional[str] = None,
         tenant_key: Optional[str] = None,
         token_store: Any = None,
@@ -92,8 +95,15 @@ class Client(ClientBase):
         self.app_id = app_id
         self.tenant_key = tenant_key
         self._app_ticket = Secret(app_ticket) if app_ticket else None
-        self.tokens = self._token_flow(app_id, app_secret, user_access_token, token_store)
+        self.tokens = (refreshed_user_token(self, app_id, app_secret, user_refresh_token, user_access_token,
+                                            token_store, on_user_tokens) if user_refresh_token
+                       else self._token_flow(app_id, app_secret, user_access_token, token_store))
         self._auth = TokenAuth(self.tokens, self.spec.dialect)
+
+    @classmethod
+    def from_env(cls, environ: Any = None, **overrides: Any) -> "Client":
+        """Also FEISHU_USER_REFRESH_TOKEN (not in ``ENV``: the command does not refresh yet)."""
+        return super().from_env(environ, **dict(refresh_env(environ), **overrides))
 
     def _token_flow(self, app_id: Optional[str], app_secret: Optional[str], user_access_token: Optional[str],
                     store: Any) -> Any:

@@ -115,7 +115,7 @@ def plain_text(msg_type: Optional[str], content: Dict[str, Any], deleted: bool =
 
 def _post_text(content: Dict[str, Any]) -> str:
     """Title, then one line per paragraph (text.go's postConverter)."""
-    body = _post_body(content)
+    body = post_body(content)
     lines = [body["title"]] if isinstance(body.get("title"), str) and body["title"] else []
     blocks = body.get("content")
     for paragraph in blocks if isinstance(blocks, list) else []:
@@ -124,7 +124,7 @@ def _post_text(content: Dict[str, Any]) -> str:
     return "\n".join(lines).strip()
 
 
-def _post_body(content: Dict[str, Any]) -> Dict[str, Any]:
+def post_body(content: Dict[str, Any]) -> Dict[str, Any]:
     if "content" in content or "title" in content:
         return content
     for locale in _LOCALES + tuple(sorted(content)):

@@ -6,9 +6,10 @@ The bytes are real enough to open: a PNG that decodes, a PDF that renders, an MP
 from __future__ import annotations
 
 import os
+import pathlib
 import struct
 import zlib
-from typing import Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 from .cli.output import PROG, emit_result, report_download_all
 from .testing import FeishuEmulator
@@ -109,14 +110,28 @@ def run_demo(folder: str, say: Callable[..., None] = print) -> None:
                     say("  (Feishu does not serve resources of forwarded messages: the refusal is reported per"
                         " resource, and the command would exit 1)")
                 say("")
+            page = _demo_export(client, folder, say)
         requests_seen = len(emu.requests)
     _demo_neighbours(folder, say)
     say("The Feishu emulator answered %d requests (one token for all of them). Files are in %s:"
         % (requests_seen, folder))
     for name in sorted(os.listdir(folder)):
-        say("  %-24s %10d bytes" % (name, os.path.getsize(os.path.join(folder, name))))
+        if os.path.isfile(os.path.join(folder, name)):
+            say("  %-24s %10d bytes" % (name, os.path.getsize(os.path.join(folder, name))))
     say("\nNext, against the real Feishu: export FEISHU_APP_ID=cli_... FEISHU_APP_SECRET=... and run")
     say("  %s get --message-id om_...      (then download --message-id ... --file-key ... --type ...)" % PROG)
+    say("\nThe exported chat, to read offline in a browser:\n  %s" % page)
+
+
+def _demo_export(client: Any, folder: str, say: Callable[..., None]) -> str:
+    """The whole sample chat exported into ``folder/chat-export`` (a rerun resumes it);
+    the ``file://`` address of the page the export wrote."""
+    target = os.path.join(folder, "chat-export")
+    say("$ %s export --chat-id oc_emulator --output-dir %s" % (PROG, target))
+    summary = client.export_chat("oc_emulator", target)
+    say("  %d messages, %d files downloaded, %d already there, %d refused; the chat to read: index.html\n"
+        % (summary.messages, summary.downloaded, summary.skipped, summary.refused))
+    return pathlib.Path(os.path.abspath(os.path.join(target, "index.html"))).as_uri()
 
 
 def _demo_neighbours(folder: str, say: Callable[..., None]) -> None:

@@ -133,6 +133,19 @@ def store_tenant_token(app_access_token: str, tenant_key: str) -> Call:
                 json={"app_access_token": Hidden(app_access_token), "tenant_key": tenant_key})
 
 
+# The OAuth token endpoint (RFC 6749), on open.feishu.cn and open.larksuite.com alike:
+# "刷新 user_access_token" https://open.feishu.cn/document/authentication-management/access-token/
+# refresh-user-access-token (lark-oapi channel/auth/device_flow.py ``refresh`` posts the same).
+OAUTH_TOKEN_PATH = "/open-apis/authen/v2/oauth/token"
+
+
+def user_token_refresh(app_id: str, app_secret: Any, refresh_token: Any) -> Call:
+    """A new user_access_token and refresh_token for ``refresh_token`` (spent by this call)."""
+    return Call("POST", OAUTH_TOKEN_PATH, json={"grant_type": "refresh_token", "client_id": app_id,
+                                                "client_secret": Hidden(app_secret),
+                                                "refresh_token": Hidden(refresh_token)})
+
+
 def message(platform: Platform, message_id: str, user_id_type: Optional[str] = None) -> Call:
     params = {"user_id_type": user_id_type} if user_id_type else {}
     return Call("GET", platform.message_path % quote_id("message_id", message_id), params)

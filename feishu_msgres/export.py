@@ -6,6 +6,7 @@ On disk, in ``dest_dir``::
     messages.jsonl                              the messages, one JSON object a line
     manifest.jsonl                              one line per download attempt
     export.json                                 what was listed: the chat, the window, the newest time
+    index.html                                  the chat to read offline (``viewer``), rewritten each run
 
 A file is only ever at its final name when it is whole (downloads are atomic), and its
 manifest line is written after it is, so a run that is killed leaves nothing a later run
@@ -43,6 +44,7 @@ from .manifest import (
 )
 from .models import Message, Resource
 from .ratelimit import RateLimiter
+from .viewer import write_pages
 
 __all__ = ["ExportClient", "ExportProgress", "ExportSummary", "Manifest", "ManifestLine", "export_chat"]
 
@@ -72,7 +74,9 @@ def export_chat(
     os.makedirs(folder, exist_ok=True)
     lock = ExportLock(folder)  # one export at a time in a folder
     try:
-        return _export(client, chat_id, folder, window, workers, max_rate, progress, retry_failed)
+        summary = _export(client, chat_id, folder, window, workers, max_rate, progress, retry_failed)
+        write_pages(folder)  # index.html: the chat to read offline, all exported so far
+        return summary
     finally:
         lock.release()
 

@@ -14,6 +14,7 @@ from .._names import content_disposition
 from ._base import BaseHandler, LoopbackEmulator, Request, parse_range
 from ._chats import CHAT_SEARCH_PATH, CHATS_PATH, answer_chats, outside
 from ._faults import Actions
+from ._oauth import DEFAULT_SCOPE, OAUTH_TOKEN_PATH, answer_oauth, issue_pair
 from ._tokens import grant_of, issue
 from ._users import USER_ID_TYPES, Directory, as_seen
 
@@ -42,7 +43,8 @@ def route(dialect: str, method: str, path: str) -> Tuple[str, Optional[str]]:
         if method == "GET" and match:
             return "message", unquote(match.group(1))
         return "unknown", None
-    tokens = {TOKEN_PATH: "token", APP_TOKEN_PATH: "app_token", STORE_TOKEN_PATH: "store_token"}
+    tokens = {TOKEN_PATH: "token", APP_TOKEN_PATH: "app_token", STORE_TOKEN_PATH: "store_token",
+              OAUTH_TOKEN_PATH: "oauth_token"}  # user token pairs: see _oauth
     if method == "POST" and path in tokens:
         return tokens[path], None
     match_res = _RESOURCE.match(path)
@@ -122,6 +124,10 @@ class FeishuService(LoopbackEmulator):
     def _issue_token(self, prefix: str = "t-", tenant_key: Optional[str] = None) -> str:
         return issue(prefix, self.app_id, self.token_lifetime, tenant_key)
 
+    def issue_user_tokens(self, scope: str = DEFAULT_SCOPE) -> Dict[str, Any]:
+        """A user's first pair, as the token endpoint answers a sign-in (see ``_oauth``)."""
+        return issue_pair(self.app_id, self.token_lifetime, scope)
+
     def _token_error(self, authorization: Optional[str]) -> Optional[Tuple[int, int, str]]:
         """(status, code, msg) if ``authorization`` is no valid ``Bearer`` token: Feishu's
         99991661 (none) and 99991663 (invalid or expired), as DESIGN.md §3 lists them."""
@@ -155,6 +161,8 @@ class FeishuHandler(BaseHandler):
             return self._fault_answer(actions.status, actions)
         if kind in ("token", "app_token", "store_token"):
             return self._token(kind, raw_body)
+        if kind == "oauth_token":
+            return answer_oauth(self, raw_body)
         if kind == "unknown":
             return self._error(404, 404, "no such endpoint in the emulator")
         denied = emu._token_error(self.headers.get("Authorization"))  # "Bearer <token>" (seeds 000, 001)
