@@ -63,8 +63,8 @@ def test_an_answer_over_the_limit_is_an_error_not_held(monkeypatch):
     def endless(conn):
         conn.sendall(json_head(1 << 40))
         chunk = b" " * 65536
-        for _ in range(64):
-            conn.sendall(chunk)
+        for _ in range(1024):  # until the client hangs up (closing first would reset the connection
+            conn.sendall(chunk)  # under the client's feet, and it would see a short body instead)
 
     with RawServer(endless) as server:
         client = fm.Client("cli_x", "secret-x", base_url=server.url, timeout=(2, 2), retries=0)
