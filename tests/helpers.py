@@ -65,3 +65,16 @@ class RawServer:
 def json_head(length, status="200 OK"):
     return ("HTTP/1.1 %s\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: %d\r\n\r\n"
             % (status, length)).encode()
+
+
+# Coverage's ways into a child: coverage >= 7.10 (patch = subprocess) and pytest-cov < 7.
+_COVERAGE_ENV = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START", "COV_CORE_SOURCE", "COV_CORE_CONFIG",
+                 "COV_CORE_DATAFILE", "COV_CORE_BRANCH", "COV_CORE_CONTEXT")
+
+
+def unmeasured(env):
+    """``env`` for a child the test will signal, without coverage. A signal handler that
+    raises (Ctrl-C, SIGTERM, SIGHUP all unwind the command) can strike inside coverage's
+    tracer while it holds its data lock; the tracer then waits on that lock for ever (seen
+    in CI: py-spy showed the child in ``Collector.lock_data`` under ``AtomicFile.discard``)."""
+    return {k: v for k, v in env.items() if k not in _COVERAGE_ENV}

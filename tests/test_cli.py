@@ -13,7 +13,7 @@ import pytest
 
 import feishu_msgres
 from feishu_msgres.demo import pdf
-from helpers import sigint_as_usual
+from helpers import sigint_as_usual, unmeasured
 
 REPORT = pdf("report")
 VIDEO = bytes(range(256)) * 12000  # ~3 MB: a probe and ranges
@@ -230,7 +230,7 @@ def test_download_all_refusals_are_per_resource_and_exit_1(tmp_path, emu, chat):
 
 def _interrupt(tmp_path, emu, chat, sig):
     emu.trickle("file_v", delay=0.05, block=8192, times=None)
-    env = environment(emu)
+    env = unmeasured(environment(emu))  # signalled: see helpers.unmeasured
     proc = subprocess.Popen([sys.executable, "-m", "feishu_msgres", "download", "--message-id", chat["media"],
                              "--file-key", "file_v", "--type", "file"], cwd=str(tmp_path), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
@@ -356,9 +356,9 @@ def test_an_ignored_hang_up_stays_ignored(tmp_path, emu, chat):
 
     emu.trickle("file_v", delay=0.03, block=32768, times=None)  # about 3 s: the hang-up comes midway
     proc = subprocess.Popen([sys.executable, "-m", "feishu_msgres", "download", "--message-id", chat["media"],
-                             "--file-key", "file_v", "--type", "file"], cwd=str(tmp_path), env=environment(emu),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                            preexec_fn=ignore_hangups)
+                             "--file-key", "file_v", "--type", "file"], cwd=str(tmp_path),
+                            env=unmeasured(environment(emu)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            universal_newlines=True, preexec_fn=ignore_hangups)
     deadline = time.monotonic() + 30
     while not any(n.endswith(".part") for n in os.listdir(str(tmp_path))):
         assert time.monotonic() < deadline and proc.poll() is None

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from feishu_msgres.testing.datafile import DataError, load
-from helpers import sigint_as_usual
+from helpers import sigint_as_usual, unmeasured
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="signals as on POSIX")
 
@@ -22,7 +22,7 @@ class Served:
 
     def __init__(self, args, cwd):
         self.proc = subprocess.Popen([sys.executable, "-m"] + list(args), cwd=str(cwd), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, universal_newlines=True, env=clean_env(),
+                                     stderr=subprocess.PIPE, universal_newlines=True, env=unmeasured(clean_env()),
                                      preexec_fn=sigint_as_usual)
         watchdog = threading.Timer(60, self.proc.kill)  # a banner that never comes fails, not hangs
         watchdog.start()

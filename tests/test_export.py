@@ -12,7 +12,7 @@ import pytest
 import feishu_msgres as fm
 from feishu_msgres.ratelimit import RateLimiter
 from feishu_msgres.transport import make_retry
-from helpers import sigint_as_usual
+from helpers import sigint_as_usual, unmeasured
 
 T0 = 1700000000  # epoch seconds of the first message
 
@@ -236,7 +236,7 @@ def _export_process(emu, folder, extra=()):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEISHU_")}
     env.update(FEISHU_BASE_URL=emu.url, FEISHU_APP_ID=emu.app_id, FEISHU_APP_SECRET=emu.app_secret)
     return subprocess.Popen([sys.executable, "-m", "feishu_msgres", "export", "--chat-id", "oc_emulator",
-                             "--output-dir", "."] + list(extra), env=env, cwd=str(folder),
+                             "--output-dir", "."] + list(extra), env=unmeasured(env), cwd=str(folder),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             preexec_fn=sigint_as_usual)
 
