@@ -102,7 +102,7 @@ class Client(ClientBase):
 
     @classmethod
     def from_env(cls, environ: Any = None, **overrides: Any) -> "Client":
-        """Also FEISHU_USER_REFRESH_TOKEN (not in ``ENV``: the command does not refresh yet)."""
+        """Also FEISHU_USER_REFRESH_TOKEN (not in ``ENV``: the command decides with ``--as``)."""
         return super().from_env(environ, **dict(refresh_env(environ), **overrides))
 
     def _token_flow(self, app_id: Optional[str], app_secret: Optional[str], user_access_token: Optional[str],

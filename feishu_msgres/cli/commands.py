@@ -15,8 +15,10 @@ from .. import endpoints
 from ..client import Client
 from ..endpoints import Call
 from ..errors import ConfigError
+from ..filestore import FileTokenStore, default_path
 from ..models import Message
 from ..platforms import Platform, platform_named
+from ..usertoken import ENV_REFRESH_TOKEN
 from .output import (
     PROG,
     ExportBar,
@@ -44,10 +46,14 @@ def feishu_settings(args: argparse.Namespace, strict: bool = True) -> Tuple[str,
     app; without ``--as``, the user token when one is configured, else the app."""
     values = settings(Client, args)
     user, app = values.pop("user_access_token", None), (values.get("app_id"), values.get("app_secret"))
-    identity = args.identity or ("user" if user else "bot")
+    refresh = os.environ.get(ENV_REFRESH_TOKEN) or None
+    identity = args.identity or ("user" if user or refresh else "bot")
+    if identity == "user" and refresh:
+        return identity, _refreshing_user(values, user, refresh, app, strict)
     if identity == "user":
         if not user and strict:
-            raise ConfigError("--as user needs a user access token: set FEISHU_USER_ACCESS_TOKEN")
+            raise ConfigError("--as user needs a user token: set FEISHU_USER_ACCESS_TOKEN, or "
+                              "FEISHU_USER_REFRESH_TOKEN with the app's credentials")
         values = {k: v for k, v in values.items() if k not in ("app_id", "app_secret")}
         values["user_access_token"] = user or "(FEISHU_USER_ACCESS_TOKEN)"
     elif not all(app) and strict:
@@ -57,6 +63,22 @@ def feishu_settings(args: argparse.Namespace, strict: bool = True) -> Tuple[str,
         values.setdefault("app_id", "(FEISHU_APP_ID)")
         values.setdefault("app_secret", "(FEISHU_APP_SECRET)")
     return identity, values
+
+
+def _refreshing_user(values: Dict[str, Any], user: Optional[str], refresh: str, app: Tuple[Any, Any],
+                     strict: bool) -> Dict[str, Any]:
+    """A user whose token is refreshed: the app's credentials refresh it, and every rotated
+    pair goes to the token file, where the next run starts from it (a refresh token serves
+    once: without the file the next run would hold a spent one)."""
+    if not all(app) and strict:
+        raise ConfigError("FEISHU_USER_REFRESH_TOKEN needs the app's credentials to refresh with: "
+                          "set FEISHU_APP_ID and FEISHU_APP_SECRET")
+    values.setdefault("app_id", "(FEISHU_APP_ID)")
+    values.setdefault("app_secret", "(FEISHU_APP_SECRET)")
+    values.update(user_refresh_token=refresh, token_store=FileTokenStore(default_path()))
+    if user:
+        values["user_access_token"] = user
+    return values
 
 
 def make_client(args: argparse.Namespace) -> Client:
