@@ -103,11 +103,11 @@ def write_json(path: str, data: Dict[str, Any]) -> None:
     write_text(path, json.dumps(data, indent=2))
 
 
-def write_text(path: str, text: str) -> None:
+def write_text(path: str, text: str, mode: int = 0o666) -> None:
     """``text`` in place of ``path``, whole or not at all: written to a new file (never one
-    found there, nor through a link) and moved over it."""
+    found there, nor through a link; ``mode`` before the umask) and moved over it."""
     temp = "%s.%s.tmp" % (path, os.urandom(4).hex())
-    fd = _open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    fd = _open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
@@ -120,9 +120,9 @@ def write_text(path: str, text: str) -> None:
         raise
 
 
-def _open(path: str, flags: int) -> int:
+def _open(path: str, flags: int, mode: int = 0o666) -> int:
     try:
-        fd = os.open(path, flags | _O_NOFOLLOW | _O_BINARY, 0o666)
+        fd = os.open(path, flags | _O_NOFOLLOW | _O_BINARY, mode)
     except OSError as exc:
         if os.path.islink(path):
             raise ConfigError("%s is a link: the export writes only inside its folder, never through one"

@@ -16,6 +16,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
+from ._exportdir import write_text
+
 fcntl: Any
 try:
     import fcntl
@@ -96,15 +98,4 @@ class FileTokenStore:
                 and (v.get("expires") is None or v["expires"] > now)} if isinstance(data, dict) else {}
 
     def _write(self, entries: Dict[str, Dict[str, Any]]) -> None:
-        temp = "%s.%s.tmp" % (self.path, os.urandom(4).hex())
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(entries, out)
-            os.replace(temp, self.path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
+        write_text(self.path, json.dumps(entries), mode=0o600)  # the export's safe writer, owner-only
